@@ -1,0 +1,329 @@
+//! Options every tool shares (flattened into each tool's clap parser),
+//! the catalogue flags, the stderr summary, and `main`'s error handling
+//! and exit codes: 0 ok, 1 data or I/O error, 2 usage error.
+
+use std::fmt;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use encoding_rs::Encoding;
+use jiff::civil::Date;
+
+use crate::catalogue::{self, Tool};
+use crate::input::{self, ColumnOverride, ReadOptions, RejectLog};
+use crate::output::{self, Format, Style};
+use crate::period::{self, Window};
+use crate::report::{LevelOverride, Targets};
+use crate::units::Units;
+
+pub mod coc;
+
+/// How inputs are read.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Input")]
+pub struct InputArgs {
+    /// Field delimiter: one character or 'tab' [default: sniffed from the header among , ; TAB |]
+    #[arg(short = 'd', long, value_name = "CHAR", value_parser = input::parse_delimiter)]
+    pub delimiter: Option<u8>,
+
+    /// Character encoding of the inputs, e.g. windows-1252 (also latin1) for Swedish Excel exports
+    #[arg(long, value_name = "NAME", default_value = "utf-8", value_parser = input::parse_encoding)]
+    pub encoding: &'static Encoding,
+
+    /// Read the column CANONICAL from the header HEADER (repeatable), e.g. --col patient_id=Pnr
+    #[arg(long = "col", value_name = "CANONICAL=HEADER")]
+    pub columns: Vec<ColumnOverride>,
+
+    /// Skip rows that cannot be used (bad date, ragged row, empty required field) instead of stopping; their number is reported
+    #[arg(long)]
+    pub skip_invalid: bool,
+
+    /// With --skip-invalid: write each skipped row verbatim, with file, line, column and reason, to FILE (CSV)
+    #[arg(long, value_name = "FILE", requires = "skip_invalid")]
+    pub rejects: Option<PathBuf>,
+
+    /// Worker threads for reading [default: the number of CPUs]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+impl InputArgs {
+    pub fn read_options(&self, quiet: bool) -> ReadOptions {
+        let threads = self.threads.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        });
+        ReadOptions {
+            delimiter: self.delimiter,
+            encoding: self.encoding,
+            overrides: self.columns.clone(),
+            skip_invalid: self.skip_invalid,
+            threads,
+            progress: !quiet,
+        }
+    }
+}
+
+/// How results are written.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Output format [default: table on a terminal, csv otherwise]
+    #[arg(short = 'f', long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    /// Write decimal commas (0,5) and use ; between CSV fields, for Swedish Excel
+    #[arg(long)]
+    pub decimal_comma: bool,
+
+    /// Units file (unit, area, name, care_level): adds area roll-up rows
+    #[arg(long, value_name = "FILE")]
+    pub units: Option<PathBuf>,
+
+    /// Leave out the level=all rows (every unit pooled)
+    #[arg(long)]
+    pub no_total: bool,
+
+    /// Suppress rows whose denominator is below N: blank numerator and value, status 'suppressed'
+    #[arg(long, value_name = "N")]
+    pub min_cell: Option<u64>,
+
+    /// Full target level, overriding the catalogue: VALUE for every indicator, or ID=VALUE (repeatable)
+    #[arg(long, value_name = "[ID=]VALUE")]
+    pub target: Vec<LevelOverride>,
+
+    /// Half target level (partial payment): VALUE or ID=VALUE (repeatable)
+    #[arg(long, value_name = "[ID=]VALUE")]
+    pub half: Vec<LevelOverride>,
+
+    /// No summary on stderr and no progress bar
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+impl OutputArgs {
+    pub fn style(&self) -> Style {
+        Style {
+            format: Format::resolve(self.format),
+            decimal_comma: self.decimal_comma,
+        }
+    }
+
+    pub fn targets(&self, tool: Tool) -> Result<Targets> {
+        let targets = Targets {
+            full: self.target.clone(),
+            half: self.half.clone(),
+        };
+        targets.check_tool(tool).map_err(usage)?;
+        Ok(targets)
+    }
+
+    pub fn load_units(
+        &self,
+        options: &ReadOptions,
+        rejects: &mut RejectLog,
+    ) -> Result<Option<Units>> {
+        self.units
+            .as_deref()
+            .map(|path| Units::load(path, options, rejects))
+            .transpose()
+    }
+}
+
+/// The reporting period.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Period")]
+pub struct PeriodArgs {
+    /// Last day of the period [default: the latest date in the input]
+    #[arg(long, value_name = "DATE", value_parser = period::parse_cli_date)]
+    pub as_of: Option<Date>,
+
+    /// Length of the period in calendar months, ending on --as-of
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1200))]
+    pub months: Option<u32>,
+
+    /// First day of an explicit period (with --to), instead of --as-of/--months
+    #[arg(long, value_name = "DATE", value_parser = period::parse_cli_date, requires = "to", conflicts_with_all = ["as_of", "months"])]
+    pub from: Option<Date>,
+
+    /// Last day of an explicit period (with --from)
+    #[arg(long, value_name = "DATE", value_parser = period::parse_cli_date, requires = "from")]
+    pub to: Option<Date>,
+}
+
+/// A period as asked for: fixed now, or ending on the latest input date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeriodSpec {
+    Fixed(Window),
+    EndingAtLatest { months: u32 },
+}
+
+impl PeriodSpec {
+    /// The window once the latest date in the input is known.
+    pub fn window(self, latest: Option<Date>) -> Result<Option<Window>> {
+        match self {
+            PeriodSpec::Fixed(window) => Ok(Some(window)),
+            PeriodSpec::EndingAtLatest { months } => {
+                latest.map(|d| Window::months_ending(d, months)).transpose()
+            }
+        }
+    }
+}
+
+impl PeriodArgs {
+    pub fn spec(&self, default_months: u32) -> Result<PeriodSpec> {
+        let months = self.months.unwrap_or(default_months);
+        match (self.from, self.to, self.as_of) {
+            (Some(from), Some(to), _) => {
+                Ok(PeriodSpec::Fixed(Window::new(from, to).map_err(usage)?))
+            }
+            (_, _, Some(as_of)) => Ok(PeriodSpec::Fixed(Window::months_ending(as_of, months)?)),
+            _ => Ok(PeriodSpec::EndingAtLatest { months }),
+        }
+    }
+}
+
+/// `--list-indicators` and `--explain`.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Indicators")]
+pub struct CatalogueArgs {
+    /// List this tool's indicators (id, Swedish name, scale, default targets) and exit
+    #[arg(long)]
+    pub list_indicators: bool,
+
+    /// Explain one indicator (definition, scale, targets, source) and exit
+    #[arg(long, value_name = "ID")]
+    pub explain: Option<String>,
+}
+
+impl CatalogueArgs {
+    /// Prints what was asked for; returns whether the run is over.
+    pub fn handle(&self, tool: Tool, style: Style) -> Result<bool> {
+        if let Some(id) = &self.explain {
+            let Some(indicator) = catalogue::get(id) else {
+                let known: Vec<&str> = catalogue::for_tool(tool).map(|i| i.id).collect();
+                return Err(usage(format!(
+                    "unknown indicator {id:?}; {} has: {}",
+                    tool.binary(),
+                    known.join(", ")
+                )));
+            };
+            let mut out = output::stdout();
+            out.write_all(catalogue::explain(indicator).as_bytes())?;
+            out.flush()?;
+            return Ok(true);
+        }
+        if self.list_indicators {
+            let columns = [
+                "id",
+                "name_sv",
+                "name_en",
+                "scale",
+                "direction",
+                "target",
+                "half",
+            ];
+            let mut writer = output::RowWriter::new(output::stdout(), style, &columns)?;
+            for ind in catalogue::for_tool(tool) {
+                let level = |v: Option<f64>| output::Cell::num(v, 4, 1);
+                writer.row(&[
+                    output::Cell::text(ind.id),
+                    output::Cell::text(ind.name_sv),
+                    output::Cell::text(ind.name_en),
+                    output::Cell::text(ind.scale.as_str()),
+                    output::Cell::text(ind.direction.as_str()),
+                    level(ind.target),
+                    level(ind.half),
+                ])?;
+            }
+            writer.finish()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+/// An error in how the tool was called (exit code 2), as opposed to bad data.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub fn usage(message: impl fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.to_string()))
+}
+
+/// Writes skipped rows to `--rejects` and returns the count line for the summary.
+pub fn finish_rejects(args: &InputArgs, rejects: &RejectLog) -> Result<Option<String>> {
+    if let Some(path) = &args.rejects {
+        rejects.write_to(path)?;
+    }
+    if rejects.is_empty() {
+        return Ok(None);
+    }
+    let whereto = args
+        .rejects
+        .as_ref()
+        .map(|p| format!(", written to {}", p.display()))
+        .unwrap_or_default();
+    Ok(Some(format!(
+        "skipped {} invalid rows{whereto}",
+        rejects.len()
+    )))
+}
+
+/// A note on stderr, unless quiet.
+pub fn note(tool: Tool, quiet: bool, message: &str) {
+    if !quiet {
+        let _ = writeln!(io::stderr(), "{}: {message}", tool.binary());
+    }
+}
+
+/// Runs a tool's body and turns its result into an exit code: a closed
+/// output pipe is success, usage errors exit 2, everything else 1.
+pub fn main(tool: Tool, body: impl FnOnce() -> Result<()>) -> ExitCode {
+    match body() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            let code = if error.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            };
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "{}: error: {error:#}", tool.binary());
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe))
+    })
+}
+
+/// Whether stderr is a terminal (for progress bars).
+pub fn stderr_is_terminal() -> bool {
+    io::stderr().is_terminal()
+}
+
+/// Fails with a usage error when `condition` holds.
+pub fn ensure_usage(condition: bool, message: &str) -> Result<()> {
+    if condition {
+        bail!(UsageError(message.to_string()));
+    }
+    Ok(())
+}

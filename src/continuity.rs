@@ -1,0 +1,965 @@
+//! pv-coc's computation: continuity of care per unit and profession.
+//!
+//! [`VisitSink`] folds visit rows (on every reader thread) into compact
+//! 16-byte records; [`finish`] groups them by patient with a counting sort,
+//! computes each patient's indexes in parallel and pools them per unit and
+//! profession with order-independent sums. No I/O happens here.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use jiff::civil::Date;
+use rayon::prelude::*;
+
+use crate::catalogue::{self, Indicator};
+use crate::cli::PeriodSpec;
+use crate::exact::ExactSum;
+use crate::input::{Col, ColumnSpec, Columns, Locator, Row, RowError, RowSink, Schema, values};
+use crate::intern::{FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames};
+use crate::listing::Listing;
+use crate::period::Window;
+use crate::report::Measure;
+
+pub static VISITS: Schema = Schema {
+    what: "visits",
+    columns: &[
+        ColumnSpec::required("patient_id").sensitive(),
+        ColumnSpec::required("date"),
+        ColumnSpec::optional("unit"),
+        ColumnSpec::required("provider_id"),
+        ColumnSpec::optional("profession"),
+        ColumnSpec::optional("contact_type"),
+        ColumnSpec::optional("visit_id"),
+    ],
+};
+
+/// The continuity indexes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Index {
+    Coc,
+    Upc,
+    Secon,
+    Mmci,
+    Hhi,
+}
+
+impl Index {
+    pub const ALL: [Index; 5] = [
+        Index::Coc,
+        Index::Upc,
+        Index::Secon,
+        Index::Mmci,
+        Index::Hhi,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Index::Coc => "coc",
+            Index::Upc => "upc",
+            Index::Secon => "secon",
+            Index::Mmci => "mmci",
+            Index::Hhi => "hhi",
+        }
+    }
+
+    pub fn indicator(self) -> &'static Indicator {
+        catalogue::get(self.id()).expect("every index is in the catalogue")
+    }
+
+    /// The index of one patient, `None` where it is undefined (N = 1).
+    pub fn of(self, c: &PatientCounts) -> Option<f64> {
+        let n = f64::from(c.visits);
+        let defined_for_one = matches!(self, Index::Upc | Index::Hhi);
+        if c.visits == 0 || (c.visits == 1 && !defined_for_one) {
+            return None;
+        }
+        Some(match self {
+            Index::Coc => (c.sum_of_squares as f64 - n) / (n * (n - 1.0)),
+            Index::Upc => f64::from(c.most_to_one) / n,
+            Index::Hhi => c.sum_of_squares as f64 / (n * n),
+            Index::Secon => f64::from(c.same_as_previous) / (n - 1.0),
+            Index::Mmci => (1.0 - f64::from(c.providers) / (n + 0.1)) / (1.0 - 1.0 / (n + 0.1)),
+        })
+    }
+}
+
+/// What the indexes need to know about one patient's visits to one profession.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PatientCounts {
+    /// N.
+    pub visits: u32,
+    /// P, distinct providers.
+    pub providers: u32,
+    /// Σ n_j².
+    pub sum_of_squares: u64,
+    /// max n_j.
+    pub most_to_one: u32,
+    /// Consecutive pairs (in visit order) with the same provider.
+    pub same_as_previous: u32,
+}
+
+impl PatientCounts {
+    /// Counts from providers listed in visit order.
+    pub fn from_sequence(providers_in_order: &[u32]) -> PatientCounts {
+        let same_as_previous = providers_in_order
+            .windows(2)
+            .filter(|pair| pair[0] == pair[1])
+            .count() as u32;
+        let mut sorted = providers_in_order.to_vec();
+        sorted.sort_unstable();
+        let mut counts = PatientCounts {
+            visits: sorted.len() as u32,
+            same_as_previous,
+            ..Default::default()
+        };
+        for run in sorted.chunk_by(|a, b| a == b) {
+            let n = run.len() as u32;
+            counts.providers += 1;
+            counts.sum_of_squares += u64::from(n) * u64::from(n);
+            counts.most_to_one = counts.most_to_one.max(n);
+        }
+        counts
+    }
+}
+
+/// What to compute.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub period: PeriodSpec,
+    pub min_visits: u32,
+    /// Canonical profession names to report; `None` for all.
+    pub professions: Option<Vec<String>>,
+    /// Canonical contact types that count.
+    pub contact_types: Vec<String>,
+    pub indexes: Vec<Index>,
+    pub per_patient: bool,
+}
+
+/// Why a valid visit row did not count, in the order reasons are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    OutsideWindow,
+    ContactType,
+    NoProfession,
+    Profession,
+    NotListed,
+    OtherUnit,
+    EmptyProvider,
+    DuplicateVisitId,
+}
+
+impl Reason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Reason::OutsideWindow => "outside the period",
+            Reason::ContactType => "contact type not counted",
+            Reason::NoProfession => "empty profession",
+            Reason::Profession => "profession not selected",
+            Reason::NotListed => "patient not in the listing",
+            Reason::OtherUnit => "at another unit than the patient's listing",
+            Reason::EmptyProvider => "empty provider",
+            Reason::DuplicateVisitId => "repeated visit_id (counted once)",
+        }
+    }
+}
+
+/// Whose visits count and at which unit.
+pub enum Population<'a> {
+    /// Patients listed at the unit (SKR); visits elsewhere do not count.
+    Listed(&'a Listing),
+    /// No listing: each visit counts at its own unit.
+    Visited,
+}
+
+/// State shared by the reader threads of one run.
+pub struct Shared<'a> {
+    config: &'a Config,
+    population: Population<'a>,
+    professions: SharedNames,
+    providers: SharedNames,
+    units: SharedNames,
+    /// Without a listing: (patient, unit) pairs, keyed by patient id bytes,
+    /// 0xFF (never in UTF-8) and the unit id.
+    relations: KeyTable<u32>,
+    visit_ids: KeyTable<Locator>,
+}
+
+impl<'a> Shared<'a> {
+    pub fn new(config: &'a Config, population: Population<'a>) -> Shared<'a> {
+        Shared {
+            config,
+            population,
+            professions: SharedNames::new(),
+            providers: SharedNames::new(),
+            units: SharedNames::new(),
+            relations: KeyTable::new(),
+            visit_ids: KeyTable::new(),
+        }
+    }
+}
+
+/// Profession ids use the top 15 bits of [`Visit::group_time`], the time
+/// of day (seconds + 1, 0 = no time) the low 17.
+const TIME_BITS: u32 = 17;
+const MAX_PROFESSIONS: u32 = 1 << (32 - TIME_BITS);
+const BLOCK_RECORDS: usize = 1 << 16;
+
+/// One counted visit.
+#[derive(Clone, Copy, Debug)]
+struct Visit {
+    /// Listing patient id, or a [`KeyId`] into `relations` until frozen.
+    relation: u32,
+    provider: u32,
+    date: Date,
+    group_time: u32,
+}
+
+/// One thread's fold of visit rows.
+pub struct VisitSink<'a> {
+    shared: &'a Shared<'a>,
+    cols: [Col; 7],
+    professions: NameCache<'a>,
+    providers: NameCache<'a>,
+    units: NameCache<'a>,
+    listed_unit: Memo<Option<u32>>,
+    counted_contact: Memo<bool>,
+    selected_profession: Memo<bool>,
+    key: Vec<u8>,
+    /// Counted visits in blocks, so grouping can free them as it goes.
+    visits: Vec<Vec<Visit>>,
+    /// When there is a visit_id column, per counted visit: its id and row,
+    /// to drop repeats.
+    visit_rows: Vec<Option<(KeyId, Locator)>>,
+    latest: Option<Date>,
+    /// Rows before this date are outside every window the run can end with.
+    floor: Option<Date>,
+    outside: u64,
+    /// Excluded rows by reason and date: a row excluded for another reason
+    /// counts as outside the period once the period is known.
+    excluded: BTreeMap<(Reason, Date), u64>,
+    rows_with_visit_id: u64,
+}
+
+impl<'a> VisitSink<'a> {
+    pub fn new(shared: &'a Shared<'a>, columns: &Columns) -> Result<VisitSink<'a>> {
+        let cols = [
+            "patient_id",
+            "date",
+            "unit",
+            "provider_id",
+            "profession",
+            "contact_type",
+            "visit_id",
+        ]
+        .map(|name| columns.col(name));
+        if shared.config.professions.is_some() && !cols[4].is_present() {
+            bail!("--profession needs a profession column in the visits (see --col)");
+        }
+        Ok(VisitSink {
+            shared,
+            cols,
+            professions: NameCache::new(&shared.professions, values::profession),
+            providers: NameCache::verbatim(&shared.providers),
+            units: NameCache::verbatim(&shared.units),
+            listed_unit: Memo::default(),
+            counted_contact: Memo::default(),
+            selected_profession: Memo::default(),
+            key: Vec::new(),
+            visits: Vec::new(),
+            visit_rows: Vec::new(),
+            latest: None,
+            floor: None,
+            outside: 0,
+            excluded: BTreeMap::new(),
+            rows_with_visit_id: 0,
+        })
+    }
+
+    fn note_date(&mut self, date: Date) {
+        if self.latest.is_some_and(|latest| latest >= date) {
+            return;
+        }
+        self.latest = Some(date);
+        self.floor = match self.shared.config.period {
+            PeriodSpec::Fixed(window) => Some(window.first),
+            PeriodSpec::EndingAtLatest { months } => {
+                Window::months_ending(date, months).ok().map(|w| w.first)
+            }
+        };
+    }
+
+    fn surely_outside(&self, date: Date) -> bool {
+        match self.shared.config.period {
+            PeriodSpec::Fixed(window) => !window.contains(date),
+            PeriodSpec::EndingAtLatest { .. } => self.floor.is_some_and(|floor| date < floor),
+        }
+    }
+
+    fn push(&mut self, visit: Visit) {
+        match self.visits.last_mut() {
+            Some(block) if block.len() < BLOCK_RECORDS => block.push(visit),
+            _ => {
+                let mut block = Vec::with_capacity(BLOCK_RECORDS);
+                block.push(visit);
+                self.visits.push(block);
+            }
+        }
+    }
+
+    /// The unit a visit counts at and the patient relation, or why not.
+    fn relation(&mut self, patient: &[u8], unit: Option<&str>) -> Result<u32, Reason> {
+        match &self.shared.population {
+            Population::Listed(listing) => {
+                let (id, listed) = listing.get(patient).ok_or(Reason::NotListed)?;
+                let visit_unit = match unit {
+                    None => Some(listed.unit),
+                    Some(text) => self
+                        .listed_unit
+                        .get_or_insert_with(text.as_bytes(), || listing.units.get(text)),
+                };
+                if visit_unit == Some(listed.unit) {
+                    Ok(id)
+                } else {
+                    Err(Reason::OtherUnit)
+                }
+            }
+            Population::Visited => {
+                let unit = self.units.id(unit.unwrap_or(crate::output::ALL_UNITS));
+                self.key.clear();
+                self.key.extend_from_slice(patient);
+                self.key.push(0xFF);
+                self.key.extend_from_slice(&unit.to_le_bytes());
+                let (id, ()) = self.shared.relations.upsert(&self.key, || unit, |_, _| ());
+                Ok(id.raw())
+            }
+        }
+    }
+
+    fn profession(&mut self, text: Option<&str>) -> Result<u32, Reason> {
+        let Some(text) = text else {
+            return if self.cols[4].is_present() {
+                Err(Reason::NoProfession)
+            } else {
+                Ok(self.professions.id(""))
+            };
+        };
+        let config = self.shared.config;
+        let selected = self
+            .selected_profession
+            .get_or_insert_with(text.as_bytes(), || {
+                let canonical = values::profession(text);
+                config
+                    .professions
+                    .as_ref()
+                    .is_none_or(|list| list.iter().any(|p| *p == canonical))
+            });
+        if selected {
+            Ok(self.professions.id(text))
+        } else {
+            Err(Reason::Profession)
+        }
+    }
+
+    fn counted_contact(&mut self, text: Option<&str>) -> bool {
+        if !self.cols[5].is_present() {
+            return true;
+        }
+        let Some(text) = text else { return false };
+        let config = self.shared.config;
+        self.counted_contact
+            .get_or_insert_with(text.as_bytes(), || {
+                let canonical = values::contact_type(text);
+                config.contact_types.iter().any(|c| *c == canonical)
+            })
+    }
+}
+
+/// What a [`VisitSink`] kept, detached from the shared state so that the
+/// state can be consumed by [`finish`].
+pub struct Folded {
+    visits: Vec<Vec<Visit>>,
+    visit_rows: Vec<Option<(KeyId, Locator)>>,
+    latest: Option<Date>,
+    outside: u64,
+    excluded: BTreeMap<(Reason, Date), u64>,
+    rows_with_visit_id: u64,
+    has_units: bool,
+    has_professions: bool,
+}
+
+impl VisitSink<'_> {
+    pub fn into_folded(self) -> Folded {
+        Folded {
+            visits: self.visits,
+            visit_rows: self.visit_rows,
+            latest: self.latest,
+            outside: self.outside,
+            excluded: self.excluded,
+            rows_with_visit_id: self.rows_with_visit_id,
+            has_units: self.cols[2].is_present(),
+            has_professions: self.cols[4].is_present(),
+        }
+    }
+}
+
+impl RowSink for VisitSink<'_> {
+    fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
+        let [
+            patient,
+            date,
+            unit,
+            provider,
+            profession,
+            contact_type,
+            visit_id,
+        ] = self.cols;
+        let patient = row.required(patient)?;
+        let moment = row.moment(date)?;
+        let unit = if unit.is_present() {
+            Some(row.required_text(unit)?)
+        } else {
+            None
+        };
+        let provider = row.text(provider)?;
+        let profession = row.text(profession)?;
+        let contact_type = row.text(contact_type)?;
+        let visit_id = row.bytes(visit_id);
+
+        self.note_date(moment.date);
+        let repeat_key = visit_id.map(|id| {
+            self.rows_with_visit_id += 1;
+            let here = row.locator;
+            self.shared
+                .visit_ids
+                .upsert(id, || here, |first, _| *first = (*first).min(here))
+                .0
+        });
+        if self.surely_outside(moment.date) {
+            self.outside += 1;
+            return Ok(());
+        }
+        let counted = (|| {
+            if !self.counted_contact(contact_type) {
+                return Err(Reason::ContactType);
+            }
+            let group = self.profession(profession)?;
+            let relation = self.relation(patient, unit)?;
+            let provider = self.providers.id(provider.ok_or(Reason::EmptyProvider)?);
+            Ok((group, relation, provider))
+        })();
+        match counted {
+            Err(reason) => *self.excluded.entry((reason, moment.date)).or_default() += 1,
+            Ok((group, relation, provider)) => {
+                if group >= MAX_PROFESSIONS {
+                    return Err(RowError::new(
+                        self.cols[4].index,
+                        "more than 32767 distinct professions",
+                    ));
+                }
+                let time = moment.second_of_day.map_or(0, |s| s + 1);
+                self.push(Visit {
+                    relation,
+                    provider,
+                    date: moment.date,
+                    group_time: (group << TIME_BITS) | time,
+                });
+                if self.cols[6].is_present() {
+                    self.visit_rows
+                        .push(repeat_key.map(|key| (key, row.locator)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One patient's result, for `--per-patient`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatientRow {
+    pub unit: String,
+    pub group: String,
+    pub patient_id: String,
+    pub counts: PatientCounts,
+    /// Per requested index (config order), the patient's value.
+    pub values: Vec<Option<f64>>,
+}
+
+/// What a run found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub window: Option<Window>,
+    pub measures: Vec<Measure>,
+    pub patients: Vec<PatientRow>,
+    /// Whether the visits had a unit / profession column.
+    pub has_units: bool,
+    pub has_professions: bool,
+    /// Visits that counted, and rows that did not, by reason.
+    pub counted_visits: u64,
+    pub excluded: BTreeMap<Reason, u64>,
+    /// Patient × profession pairs with visits, eligible ones, and those
+    /// left out of COC/SECON/MMCI for having one visit.
+    pub patient_groups: u64,
+    pub eligible: u64,
+    pub single_visit: u64,
+    /// Rows whose visit_id an earlier row had.
+    pub repeated_visit_ids: u64,
+}
+
+/// Per unit and profession: sums and counts per index.
+#[derive(Clone, Debug, Default)]
+struct Pool {
+    sums: [ExactSum; 5],
+    counts: [u64; 5],
+    patient_groups: u64,
+    eligible: u64,
+    single_visit: u64,
+}
+
+impl Pool {
+    fn merge(&mut self, other: &Pool) {
+        for i in 0..5 {
+            self.sums[i] += other.sums[i];
+            self.counts[i] += other.counts[i];
+        }
+        self.patient_groups += other.patient_groups;
+        self.eligible += other.eligible;
+        self.single_visit += other.single_visit;
+    }
+}
+
+/// A grouped visit: the patient is implied by its position.
+#[derive(Clone, Copy, Debug)]
+struct Slim {
+    date: Date,
+    group_time: u32,
+    provider_rank: u32,
+}
+
+/// Groups the sinks' visits by patient, computes the indexes and pools them.
+pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
+    let config = shared.config;
+    let has_units = sinks.first().is_some_and(|s| s.has_units);
+    let has_professions = sinks.first().is_some_and(|s| s.has_professions);
+    let latest = sinks.iter().filter_map(|s| s.latest).max();
+    let mut outcome = Outcome {
+        has_units,
+        has_professions,
+        ..Outcome::default()
+    };
+    let Some(window) = config.period.window(latest)? else {
+        return Ok(outcome);
+    };
+    outcome.window = Some(window);
+
+    let Shared {
+        population,
+        professions,
+        providers,
+        units,
+        relations,
+        visit_ids,
+        ..
+    } = shared;
+    let (professions, provider_ranks, units) = (
+        professions.into_names(),
+        providers.into_names().ranks(),
+        units.into_names(),
+    );
+    let visit_ids = visit_ids.freeze();
+    let relations = relations.freeze();
+    let relation_info = Relations::new(&population, &relations, &units);
+
+    let mut excluded: BTreeMap<Reason, u64> = BTreeMap::new();
+    let mut sinks = sinks;
+    for sink in &mut sinks {
+        *excluded.entry(Reason::OutsideWindow).or_default() += sink.outside;
+        for (&(reason, date), &n) in &sink.excluded {
+            let reason = if window.contains(date) {
+                reason
+            } else {
+                Reason::OutsideWindow
+            };
+            *excluded.entry(reason).or_default() += n;
+        }
+    }
+    let is_dense = matches!(population, Population::Listed(_));
+    let dense = |v: &Visit| {
+        if is_dense {
+            v.relation
+        } else {
+            relations.dense(KeyId::from_raw(v.relation))
+        }
+    };
+    let grouped = group_by_relation(
+        &mut sinks,
+        relation_info.unit_of.len(),
+        &window,
+        &visit_ids,
+        &provider_ranks,
+        dense,
+        &mut excluded,
+    );
+    let rows_with_ids: u64 = sinks.iter().map(|s| s.rows_with_visit_id).sum();
+    outcome.repeated_visit_ids = rows_with_ids - visit_ids.len() as u64;
+    outcome.counted_visits = grouped.slims.len() as u64;
+    outcome.excluded = excluded;
+
+    let pools = pool_patients(
+        &grouped,
+        &relation_info.unit_of,
+        config,
+        |relation, group, counts, values| {
+            config.per_patient.then(|| PatientRow {
+                unit: relation_info.unit_name(relation).to_string(),
+                group: professions.name(group).to_string(),
+                patient_id: String::from_utf8_lossy(relation_info.patient_id(relation))
+                    .into_owned(),
+                counts,
+                values,
+            })
+        },
+    );
+    let (pools, mut patients) = pools;
+    patients.sort_by(|a, b| {
+        (&a.unit, &a.group, &a.patient_id).cmp(&(&b.unit, &b.group, &b.patient_id))
+    });
+    outcome.patients = patients;
+
+    let period = window.label();
+    for ((unit, group), pool) in pools {
+        outcome.patient_groups += pool.patient_groups;
+        outcome.eligible += pool.eligible;
+        outcome.single_visit += pool.single_visit;
+        for &index in &config.indexes {
+            let i = index as usize;
+            outcome.measures.push(Measure {
+                indicator: index.indicator(),
+                unit: relation_info.unit_names[unit as usize].clone(),
+                period: period.clone(),
+                group: professions.name(group).to_string(),
+                numerator: pool.sums[i].value(),
+                denominator: pool.counts[i] as f64,
+            });
+        }
+    }
+    Ok(outcome)
+}
+
+/// Per dense relation (patient, or patient at a unit) its unit, the unit
+/// names, and its patient id.
+struct Relations<'a> {
+    unit_of: Vec<u32>,
+    unit_names: Vec<String>,
+    population: &'a Population<'a>,
+    keys: &'a FrozenKeys<u32>,
+}
+
+impl<'a> Relations<'a> {
+    fn new(
+        population: &'a Population<'a>,
+        keys: &'a FrozenKeys<u32>,
+        units: &Names,
+    ) -> Relations<'a> {
+        let (unit_of, unit_names) = match population {
+            Population::Listed(listing) => {
+                let mut unit_of = vec![0u32; listing.patients.len()];
+                for (id, _, listed) in listing.patients.iter() {
+                    unit_of[id as usize] = listed.unit;
+                }
+                (unit_of, names_of(&listing.units))
+            }
+            Population::Visited => {
+                let mut unit_of = vec![0u32; keys.len()];
+                for (id, _, &unit) in keys.iter() {
+                    unit_of[id as usize] = unit;
+                }
+                (unit_of, names_of(units))
+            }
+        };
+        Relations {
+            unit_of,
+            unit_names,
+            population,
+            keys,
+        }
+    }
+
+    fn patient_id(&self, relation: u32) -> &[u8] {
+        match self.population {
+            Population::Listed(listing) => listing.patients.key(relation),
+            Population::Visited => {
+                let key = self.keys.key(relation);
+                &key[..key.len() - 5]
+            }
+        }
+    }
+
+    fn unit_name(&self, relation: u32) -> &str {
+        &self.unit_names[self.unit_of[relation as usize] as usize]
+    }
+}
+
+fn names_of(names: &Names) -> Vec<String> {
+    (0..names.len() as u32)
+        .map(|u| names.name(u).to_string())
+        .collect()
+}
+
+struct Grouped {
+    /// Start of each relation's visits in `slims` (one extra at the end).
+    starts: Vec<u32>,
+    slims: Vec<Slim>,
+}
+
+/// A counting sort of the counted visits by relation, keeping only visits
+/// inside the window and the first row of each visit_id.
+fn group_by_relation(
+    sinks: &mut [Folded],
+    relation_count: usize,
+    window: &Window,
+    visit_ids: &FrozenKeys<Locator>,
+    provider_ranks: &[u32],
+    dense: impl Fn(&Visit) -> u32,
+    excluded: &mut BTreeMap<Reason, u64>,
+) -> Grouped {
+    let mut starts = vec![0u32; relation_count + 1];
+    let mut dropped: BTreeMap<Reason, u64> = BTreeMap::new();
+    for sink in sinks.iter() {
+        let repeats = repeated_rows(sink, visit_ids);
+        for (i, visit) in sink.visits.iter().flatten().enumerate() {
+            if !window.contains(visit.date) {
+                *dropped.entry(Reason::OutsideWindow).or_default() += 1;
+            } else if repeats.as_ref().is_some_and(|r| r[i]) {
+                *dropped.entry(Reason::DuplicateVisitId).or_default() += 1;
+            } else {
+                starts[dense(visit) as usize + 1] += 1;
+            }
+        }
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let total = starts[relation_count] as usize;
+    let mut slims = vec![
+        Slim {
+            date: window.first,
+            group_time: 0,
+            provider_rank: 0
+        };
+        total
+    ];
+    let mut next = starts.clone();
+    for sink in sinks.iter_mut() {
+        let repeats = repeated_rows(sink, visit_ids);
+        let mut i = 0usize;
+        for block in std::mem::take(&mut sink.visits) {
+            for visit in block {
+                let keep = window.contains(visit.date) && !repeats.as_ref().is_some_and(|r| r[i]);
+                i += 1;
+                if keep {
+                    let slot = &mut next[dense(&visit) as usize];
+                    slims[*slot as usize] = Slim {
+                        date: visit.date,
+                        group_time: visit.group_time,
+                        provider_rank: provider_ranks[visit.provider as usize],
+                    };
+                    *slot += 1;
+                }
+            }
+        }
+    }
+    for (reason, n) in dropped {
+        *excluded.entry(reason).or_default() += n;
+    }
+    Grouped { starts, slims }
+}
+
+/// Per counted visit of `sink`, whether an earlier row had its visit_id.
+fn repeated_rows(sink: &Folded, visit_ids: &FrozenKeys<Locator>) -> Option<Vec<bool>> {
+    if sink.visit_rows.is_empty() {
+        return None;
+    }
+    Some(
+        sink.visit_rows
+            .iter()
+            .map(|entry| {
+                entry.is_some_and(|(key, here)| *visit_ids.value(visit_ids.dense(key)) != here)
+            })
+            .collect(),
+    )
+}
+
+type PoolMap = BTreeMap<(u32, u32), Pool>;
+
+/// Computes every patient's indexes (in parallel) and pools them per unit
+/// and profession; `keep` turns a patient into a per-patient row if wanted.
+fn pool_patients<F>(
+    grouped: &Grouped,
+    unit_of: &[u32],
+    config: &Config,
+    keep: F,
+) -> (PoolMap, Vec<PatientRow>)
+where
+    F: Fn(u32, u32, PatientCounts, Vec<Option<f64>>) -> Option<PatientRow> + Sync,
+{
+    let relation_count = unit_of.len();
+    let parts = (rayon::current_num_threads() * 8).max(1);
+    let step = relation_count.div_ceil(parts).max(1);
+    (0..relation_count.div_ceil(step))
+        .into_par_iter()
+        .map(|part| {
+            let mut pools = PoolMap::new();
+            let mut rows = Vec::new();
+            let mut visits: Vec<Slim> = Vec::new();
+            let mut providers: Vec<u32> = Vec::new();
+            let end = ((part + 1) * step).min(relation_count);
+            for (relation, &unit) in unit_of.iter().enumerate().take(end).skip(part * step) {
+                let range =
+                    grouped.starts[relation] as usize..grouped.starts[relation + 1] as usize;
+                if range.is_empty() {
+                    continue;
+                }
+                visits.clear();
+                visits.extend_from_slice(&grouped.slims[range]);
+                visits.sort_unstable_by_key(|v| {
+                    (
+                        v.group_time >> TIME_BITS,
+                        v.date,
+                        v.group_time,
+                        v.provider_rank,
+                    )
+                });
+                for run in
+                    visits.chunk_by(|a, b| a.group_time >> TIME_BITS == b.group_time >> TIME_BITS)
+                {
+                    let group = run[0].group_time >> TIME_BITS;
+                    providers.clear();
+                    providers.extend(run.iter().map(|v| v.provider_rank));
+                    let counts = PatientCounts::from_sequence(&providers);
+                    let pool = pools.entry((unit, group)).or_default();
+                    if let Some(values) = add_patient(pool, &counts, config) {
+                        rows.extend(keep(relation as u32, group, counts, values));
+                    }
+                }
+            }
+            (pools, rows)
+        })
+        .reduce(
+            || (PoolMap::new(), Vec::new()),
+            |(mut pools, mut rows), (other_pools, other_rows)| {
+                for (key, pool) in other_pools {
+                    pools.entry(key).or_default().merge(&pool);
+                }
+                rows.extend(other_rows);
+                (pools, rows)
+            },
+        )
+}
+
+/// Adds one patient's values to `pool`; returns them if the patient is eligible.
+fn add_patient(
+    pool: &mut Pool,
+    counts: &PatientCounts,
+    config: &Config,
+) -> Option<Vec<Option<f64>>> {
+    pool.patient_groups += 1;
+    if counts.visits < config.min_visits {
+        return None;
+    }
+    pool.eligible += 1;
+    if counts.visits == 1 {
+        pool.single_visit += 1;
+    }
+    let mut values = Vec::with_capacity(config.indexes.len());
+    for &index in &config.indexes {
+        let value = index.of(counts);
+        if let Some(value) = value {
+            pool.sums[index as usize].add(value);
+            pool.counts[index as usize] += 1;
+        }
+        values.push(value);
+    }
+    Some(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Provider letters in visit order → counts.
+    fn counts(sequence: &str) -> PatientCounts {
+        let providers: Vec<u32> = sequence.bytes().map(u32::from).collect();
+        PatientCounts::from_sequence(&providers)
+    }
+
+    fn value(index: Index, sequence: &str) -> f64 {
+        index.of(&counts(sequence)).unwrap()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 5e-5
+    }
+
+    #[test]
+    fn coc_reference_values_from_the_spec() {
+        for (sequence, expected) in [
+            ("AAB", 0.3333),
+            ("AAAB", 0.5),
+            ("AABB", 0.3333),
+            ("AABC", 0.1667),
+            ("AAAABBBC", 0.32143),
+            ("AAAAAAAABB", 0.64444),
+            ("ABCDE", 0.0),
+        ] {
+            assert!(
+                close(value(Index::Coc, sequence), expected),
+                "{sequence}: {}",
+                value(Index::Coc, sequence)
+            );
+        }
+    }
+
+    #[test]
+    fn other_reference_values() {
+        assert!(close(value(Index::Upc, "AABBAACAAB"), 0.6));
+        assert!(close(value(Index::Mmci, "AAB"), 0.5238));
+        assert!(close(value(Index::Hhi, "AAB"), 5.0 / 9.0));
+        // AABBAACAAB: pairs AA, AB, BB, BA, AA, AC, CA, AA, AB → 4 of 9 the same.
+        assert!(close(value(Index::Secon, "AABBAACAAB"), 4.0 / 9.0));
+    }
+
+    #[test]
+    fn one_visit_is_undefined_for_coc_secon_mmci_and_one_for_upc_hhi() {
+        let one = counts("A");
+        assert_eq!(Index::Coc.of(&one), None);
+        assert_eq!(Index::Secon.of(&one), None);
+        assert_eq!(Index::Mmci.of(&one), None);
+        assert_eq!(Index::Upc.of(&one), Some(1.0));
+        assert_eq!(Index::Hhi.of(&one), Some(1.0));
+    }
+
+    #[test]
+    fn all_to_one_provider_is_perfect_continuity() {
+        for index in Index::ALL {
+            assert_eq!(index.of(&counts("AAAA")), Some(1.0), "{index:?}");
+        }
+    }
+
+    #[test]
+    fn two_providers_tied() {
+        let tied = counts("ABAB");
+        assert!(close(Index::Coc.of(&tied).unwrap(), 1.0 / 3.0));
+        assert_eq!(Index::Upc.of(&tied), Some(0.5));
+        assert_eq!(Index::Secon.of(&tied), Some(0.0));
+        assert_eq!(Index::Hhi.of(&tied), Some(0.5));
+    }
+
+    #[test]
+    fn every_visit_to_a_different_provider() {
+        let spread = counts("ABCDE");
+        assert_eq!(Index::Coc.of(&spread), Some(0.0));
+        assert_eq!(Index::Secon.of(&spread), Some(0.0));
+        assert!(close(Index::Mmci.of(&spread).unwrap(), 0.0));
+        assert_eq!(Index::Upc.of(&spread), Some(0.2));
+    }
+}

@@ -1,0 +1,752 @@
+//! The chunked reader: one thread reads blocks cut at record boundaries,
+//! worker threads parse them and fold rows into their own sink, and the
+//! caller merges the sinks. Stdin and files take the same path, so memory is
+//! bounded by the blocks in flight plus what the sinks keep.
+//!
+//! Line numbers stay exact: each row is located by (chunk, line in chunk) and
+//! chunk offsets are summed in file order once every chunk is done. The
+//! first error reported is the one a sequential reader would have hit first.
+
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, mpsc};
+
+use anyhow::{Context, Result, anyhow, bail};
+use csv::ByteRecord;
+use memchr::{memchr_iter, memchr2_iter, memrchr};
+
+use super::progress::Progress;
+use super::row::{Fields, Locator, Row, RowError};
+use super::{Columns, ReadOptions, Reject, RejectLog, Schema, Source};
+
+const DEFAULT_BLOCK_SIZE: usize = 4 << 20;
+
+/// Block size; `PVKIT_BLOCK_SIZE` lowers it so tests can exercise chunk
+/// boundaries and the parallel path on small files.
+fn block_size() -> usize {
+    std::env::var("PVKIT_BLOCK_SIZE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n >= 16)
+        .unwrap_or(DEFAULT_BLOCK_SIZE)
+}
+
+/// What a computation folds rows into. One sink per worker thread; the
+/// caller merges them, so a sink must not depend on which rows it saw.
+pub trait RowSink: Send {
+    fn row(&mut self, row: &Row<'_>) -> Result<(), RowError>;
+}
+
+/// The sinks of a read, its counts, and what is needed to turn a row's
+/// [`Locator`] back into a file and line.
+pub struct ReadResult<S> {
+    pub sinks: Vec<S>,
+    pub columns: Columns,
+    /// Data rows read (blank rows not counted).
+    pub rows: u64,
+    /// Rows skipped with `--skip-invalid`.
+    pub rejected: u64,
+    places: Places,
+}
+
+impl<S> ReadResult<S> {
+    /// "visits.csv: line 12" (or "line 12" for stdin).
+    pub fn describe(&self, locator: Locator) -> String {
+        self.places.describe(locator)
+    }
+
+    /// An error about one row, worded like every other row error.
+    pub fn row_error(&self, locator: Locator, error: &RowError) -> anyhow::Error {
+        anyhow!(self.places.message(locator, error, &self.columns))
+    }
+}
+
+/// Chunk and file bookkeeping for resolving locators.
+#[derive(Default)]
+struct Places {
+    sources: Vec<Source>,
+    /// Per chunk: its source and the absolute line its first line is on.
+    chunks: Vec<(usize, u64)>,
+}
+
+impl Places {
+    fn line(&self, locator: Locator) -> (usize, u64) {
+        let (source, first_line) = self
+            .chunks
+            .get(locator.chunk() as usize)
+            .copied()
+            .unwrap_or((0, 1));
+        (source, first_line + u64::from(locator.local_line()) - 1)
+    }
+
+    fn prefix(&self, source: usize) -> String {
+        match &self.sources[source] {
+            Source::Stdin => String::new(),
+            file => format!("{file}: "),
+        }
+    }
+
+    fn describe(&self, locator: Locator) -> String {
+        let (source, line) = self.line(locator);
+        format!("{}line {line}", self.prefix(source))
+    }
+
+    fn message(&self, locator: Locator, error: &RowError, columns: &Columns) -> String {
+        let mut text = self.describe(locator);
+        if let Some(column) = error.column {
+            text.push_str(&format!(", column {:?}", columns.header(column)));
+        }
+        text.push_str(": ");
+        text.push_str(&error.message);
+        if let Some(related) = error.related {
+            let (_, line) = self.line(related);
+            text.push_str(&format!(" (other row: line {line})"));
+        }
+        text
+    }
+}
+
+/// Reads `sources` in order (they must share a header) through `schema`,
+/// folding every row into sinks made by `make` (one per thread; `make` may
+/// refuse the columns). Skipped rows go to `rejects`.
+pub fn read<S, F>(
+    sources: &[Source],
+    schema: &'static Schema,
+    options: &ReadOptions,
+    rejects: &mut RejectLog,
+    mut make: F,
+) -> Result<ReadResult<S>>
+where
+    S: RowSink,
+    F: FnMut(&Columns) -> Result<S>,
+{
+    let first_source = sources.first().context("no input given")?;
+    let first = OpenInput::open(first_source, options)?;
+    let columns = Columns::resolve(
+        schema,
+        first.headers.clone(),
+        &options.overrides,
+        &first_source.to_string(),
+    )?;
+    let shared = Shared {
+        width: columns.headers.len(),
+        skip_invalid: options.skip_invalid,
+        stop_at: AtomicU32::new(u32::MAX),
+    };
+    let mut feeder = Feeder {
+        sources,
+        options,
+        columns: &columns,
+        places: Places {
+            sources: sources.to_vec(),
+            chunks: Vec::new(),
+        },
+        header_lines: Vec::new(),
+        progress: Progress::new(options.progress, sources),
+        block_size: block_size(),
+    };
+    let mut workers = Vec::with_capacity(options.threads.max(1));
+    for _ in 0..options.threads.max(1) {
+        workers.push(Worker::new(make(&columns)?));
+    }
+    let workers = if let [worker] = &mut workers[..] {
+        feeder.run(first, &shared, |chunk| {
+            worker.process(&chunk, &shared);
+            Ok(Some(chunk.data))
+        })?;
+        workers
+    } else {
+        run_parallel(&mut feeder, first, &shared, workers)?
+    };
+    feeder.progress.finish();
+    let (places, header_lines) = (feeder.places, feeder.header_lines);
+    finish(workers, places, &header_lines, columns, rejects)
+}
+
+fn run_parallel<S: RowSink>(
+    feeder: &mut Feeder<'_>,
+    first: OpenInput,
+    shared: &Shared,
+    workers: Vec<Worker<S>>,
+) -> Result<Vec<Worker<S>>> {
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<Chunk>(workers.len() * 2);
+    let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
+    let chunk_rx = Mutex::new(chunk_rx);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .into_iter()
+            .map(|mut worker| {
+                let (chunk_rx, spare_tx) = (&chunk_rx, spare_tx.clone());
+                scope.spawn(move || {
+                    loop {
+                        let next = chunk_rx
+                            .lock()
+                            .map_err(|_| ())
+                            .and_then(|rx| rx.recv().map_err(|_| ()));
+                        let Ok(chunk) = next else { break };
+                        worker.process(&chunk, shared);
+                        let _ = spare_tx.send(chunk.data);
+                    }
+                    worker
+                })
+            })
+            .collect();
+        drop(spare_tx);
+        let fed = feeder.run(first, shared, |chunk| {
+            chunk_tx
+                .send(chunk)
+                .map_err(|_| anyhow!("internal error: all reader threads stopped"))?;
+            Ok(spare_rx.try_recv().ok())
+        });
+        drop(chunk_tx);
+        let workers: Vec<Worker<S>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        fed.map(|()| workers)
+    })
+}
+
+/// Per-read state the workers share.
+struct Shared {
+    width: usize,
+    skip_invalid: bool,
+    /// The lowest chunk that hit an error; later chunks need not be parsed.
+    stop_at: AtomicU32,
+}
+
+impl Shared {
+    fn stopped_before(&self, seq: u32) -> bool {
+        self.stop_at.load(Ordering::Relaxed) < seq
+    }
+}
+
+struct Chunk {
+    seq: u32,
+    data: Vec<u8>,
+    /// Whether the chunk has a `"`; only then is the csv parser needed.
+    quoted: bool,
+    delimiter: u8,
+}
+
+/// An input opened and positioned after its header.
+struct OpenInput {
+    blocks: BlockReader,
+    headers: Vec<String>,
+    header_lines: u64,
+    delimiter: u8,
+    /// Data bytes already read past the header.
+    rest: Vec<u8>,
+}
+
+impl OpenInput {
+    fn open(source: &Source, options: &ReadOptions) -> Result<OpenInput> {
+        let (raw, size) = source.open()?;
+        let reader: Box<dyn Read> = if options.encoding == encoding_rs::UTF_8 {
+            raw
+        } else {
+            Box::new(
+                encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .encoding(Some(options.encoding))
+                    .build(raw),
+            )
+        };
+        let mut blocks = BlockReader {
+            inner: reader,
+            carry: Vec::new(),
+            eof: false,
+            size,
+            consumed: 0,
+        };
+        let mut first = Vec::new();
+        blocks
+            .next_block(&mut first, block_size())
+            .with_context(|| format!("reading {source}"))?;
+        if first.starts_with(b"\xEF\xBB\xBF") {
+            first.drain(..3);
+        }
+        Self::split_header(source, first, blocks, options)
+    }
+
+    fn split_header(
+        source: &Source,
+        mut first: Vec<u8>,
+        blocks: BlockReader,
+        options: &ReadOptions,
+    ) -> Result<OpenInput> {
+        let header_end = record_end(&first);
+        let header_bytes = &first[..header_end];
+        if header_bytes.trim_ascii().is_empty() {
+            bail!("{source}: the input is empty; expected a header row");
+        }
+        let delimiter = options
+            .delimiter
+            .unwrap_or_else(|| sniff_delimiter(header_bytes));
+        let mut record = ByteRecord::new();
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(delimiter)
+            .from_reader(header_bytes)
+            .read_byte_record(&mut record)
+            .with_context(|| format!("{source}: cannot read the header row"))?;
+        let headers = record
+            .iter()
+            .map(|field| {
+                std::str::from_utf8(field).map(|s| s.trim().to_string()).map_err(|_| {
+                    anyhow!("{source}: line 1: the header is not valid UTF-8; for a Windows-1252 (Excel) export use --encoding windows-1252")
+                })
+            })
+            .collect::<Result<Vec<String>>>()?;
+        let header_lines = memchr_iter(b'\n', header_bytes).count().max(1) as u64;
+        let rest = first.split_off(header_end);
+        Ok(OpenInput {
+            blocks,
+            headers,
+            header_lines,
+            delimiter,
+            rest,
+        })
+    }
+}
+
+/// End of the first record (after its line break), honouring quotes.
+fn record_end(data: &[u8]) -> usize {
+    let mut quoted = false;
+    for position in memchr2_iter(b'"', b'\n', data) {
+        match data[position] {
+            b'"' => quoted = !quoted,
+            _ if !quoted => return position + 1,
+            _ => {}
+        }
+    }
+    data.len()
+}
+
+/// The most frequent of `,` `;` TAB `|` in the header line (`,` if none).
+fn sniff_delimiter(header: &[u8]) -> u8 {
+    let mut best = (0usize, b',');
+    for candidate in [b',', b';', b'\t', b'|'] {
+        let count = memchr_iter(candidate, header).count();
+        if count > best.0 {
+            best = (count, candidate);
+        }
+    }
+    best.1
+}
+
+/// Reads blocks that end on a record boundary.
+struct BlockReader {
+    inner: Box<dyn Read>,
+    /// Bytes read past the last boundary, the start of the next block.
+    carry: Vec<u8>,
+    eof: bool,
+    size: Option<u64>,
+    consumed: u64,
+}
+
+impl BlockReader {
+    /// Fills `buf` with whole records (at least `block` bytes unless the
+    /// input ends). Returns false when there is nothing left.
+    fn next_block(&mut self, buf: &mut Vec<u8>, block: usize) -> io::Result<bool> {
+        buf.clear();
+        buf.append(&mut self.carry);
+        let mut want = block;
+        loop {
+            if !self.eof && buf.len() < want {
+                let missing = (want - buf.len()) as u64;
+                let got = self.inner.by_ref().take(missing).read_to_end(buf)?;
+                self.consumed += got as u64;
+                self.eof = (got as u64) < missing;
+            }
+            if self.eof {
+                return Ok(!buf.is_empty());
+            }
+            if let Some(cut) = last_record_boundary(buf) {
+                self.carry.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
+                return Ok(true);
+            }
+            // One record longer than the block: read more.
+            want = buf.len() * 2;
+        }
+    }
+}
+
+/// Position just after the last line break that is outside quotes.
+fn last_record_boundary(data: &[u8]) -> Option<usize> {
+    if memchr::memchr(b'"', data).is_none() {
+        return memrchr(b'\n', data).map(|p| p + 1);
+    }
+    let mut quoted = false;
+    let mut last = None;
+    for position in memchr2_iter(b'"', b'\n', data) {
+        match data[position] {
+            b'"' => quoted = !quoted,
+            _ if !quoted => last = Some(position + 1),
+            _ => {}
+        }
+    }
+    last
+}
+
+/// Walks the inputs and hands out chunks.
+struct Feeder<'a> {
+    sources: &'a [Source],
+    options: &'a ReadOptions,
+    columns: &'a Columns,
+    places: Places,
+    header_lines: Vec<u64>,
+    progress: Progress,
+    block_size: usize,
+}
+
+impl Feeder<'_> {
+    /// Sends every chunk of every input to `send`, which may hand back a
+    /// spent buffer to reuse.
+    fn run(
+        &mut self,
+        first: OpenInput,
+        shared: &Shared,
+        mut send: impl FnMut(Chunk) -> Result<Option<Vec<u8>>>,
+    ) -> Result<()> {
+        let mut spare: Option<Vec<u8>> = None;
+        let mut input = Some(first);
+        for (index, source) in self.sources.iter().enumerate() {
+            let mut open = match input.take() {
+                Some(open) => open,
+                None => self.open_next(source)?,
+            };
+            self.header_lines.push(open.header_lines);
+            let mut data = std::mem::take(&mut open.rest);
+            loop {
+                if shared.stop_at.load(Ordering::Relaxed) != u32::MAX {
+                    return Ok(());
+                }
+                if !data.is_empty() {
+                    let seq = u32::try_from(self.places.chunks.len()).context("input too large")?;
+                    self.places.chunks.push((index, 0));
+                    let quoted = memchr::memchr(b'"', &data).is_some();
+                    let chunk = Chunk {
+                        seq,
+                        data,
+                        quoted,
+                        delimiter: open.delimiter,
+                    };
+                    spare = send(chunk)?.or(spare);
+                }
+                data = spare.take().unwrap_or_default();
+                let more = open
+                    .blocks
+                    .next_block(&mut data, self.block_size)
+                    .with_context(|| format!("reading {source}"))?;
+                self.progress
+                    .advance(index, open.blocks.consumed, open.blocks.size);
+                if !more {
+                    spare = Some(data);
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn open_next(&self, source: &Source) -> Result<OpenInput> {
+        let open = OpenInput::open(source, self.options)?;
+        let columns = Columns::resolve(
+            self.columns.schema,
+            open.headers.clone(),
+            &self.options.overrides,
+            &source.to_string(),
+        )?;
+        if !columns.same_layout(self.columns) {
+            bail!(
+                "{source}: the header differs from {}'s; several inputs must share one header",
+                self.sources[0]
+            );
+        }
+        Ok(open)
+    }
+}
+
+/// What a worker learned about one chunk.
+struct ChunkReport {
+    seq: u32,
+    newlines: u64,
+    rows: u64,
+}
+
+struct Worker<S> {
+    sink: S,
+    reports: Vec<ChunkReport>,
+    failures: Vec<(Locator, RowError)>,
+    rejects: Vec<(Locator, RowError, Vec<u8>)>,
+    ends: Vec<u32>,
+    record: ByteRecord,
+}
+
+impl<S: RowSink> Worker<S> {
+    fn new(sink: S) -> Worker<S> {
+        Worker {
+            sink,
+            reports: Vec::new(),
+            failures: Vec::new(),
+            rejects: Vec::new(),
+            ends: Vec::new(),
+            record: ByteRecord::new(),
+        }
+    }
+
+    fn process(&mut self, chunk: &Chunk, shared: &Shared) {
+        if shared.stopped_before(chunk.seq) {
+            return;
+        }
+        let check_utf8 = std::str::from_utf8(&chunk.data).is_err();
+        let rows = if chunk.quoted {
+            self.parse_quoted(chunk, shared, check_utf8)
+        } else {
+            self.split_plain(chunk, shared, check_utf8)
+        };
+        let newlines = memchr_iter(b'\n', &chunk.data).count() as u64;
+        self.reports.push(ChunkReport {
+            seq: chunk.seq,
+            newlines,
+            rows,
+        });
+    }
+
+    /// The fast path: no quotes, so lines and delimiters are all there is.
+    fn split_plain(&mut self, chunk: &Chunk, shared: &Shared, check_utf8: bool) -> u64 {
+        let data = &chunk.data[..];
+        let mut ends = std::mem::take(&mut self.ends);
+        let (mut start, mut line_no, mut rows) = (0usize, 0u32, 0u64);
+        let mut breaks = memchr_iter(b'\n', data);
+        while start < data.len() {
+            let end = breaks.next().unwrap_or(data.len());
+            line_no += 1;
+            let mut line = &data[start..end];
+            start = end + 1;
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
+            }
+            ends.clear();
+            ends.extend(memchr_iter(chunk.delimiter, line).map(|p| p as u32));
+            ends.push(line.len() as u32);
+            let fields = Fields::Split { line, ends: &ends };
+            match self.handle(
+                fields,
+                Locator::new(chunk.seq, line_no),
+                line,
+                shared,
+                check_utf8,
+            ) {
+                Handled::Row => rows += 1,
+                Handled::Blank => {}
+                Handled::Stop => break,
+            }
+        }
+        self.ends = ends;
+        rows
+    }
+
+    /// Chunks with quotes go through the csv crate.
+    fn parse_quoted(&mut self, chunk: &Chunk, shared: &Shared, check_utf8: bool) -> u64 {
+        let data = &chunk.data[..];
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(chunk.delimiter)
+            .from_reader(data);
+        let mut record = std::mem::take(&mut self.record);
+        let mut rows = 0u64;
+        loop {
+            let start = reader.position().byte() as usize;
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                // Reading from memory cannot fail; stop at the end or if it does.
+                Ok(false) | Err(_) => break,
+            }
+            let line = record.position().map_or(1, |p| p.line()) as u32;
+            let end = (reader.position().byte() as usize).min(data.len());
+            let raw = trim_line_breaks(&data[start.min(end)..end]);
+            match self.handle(
+                Fields::Csv(&record),
+                Locator::new(chunk.seq, line),
+                raw,
+                shared,
+                check_utf8,
+            ) {
+                Handled::Row => rows += 1,
+                Handled::Blank => {}
+                Handled::Stop => break,
+            }
+        }
+        self.record = record;
+        rows
+    }
+
+    fn handle(
+        &mut self,
+        fields: Fields<'_>,
+        locator: Locator,
+        raw: &[u8],
+        shared: &Shared,
+        check_utf8: bool,
+    ) -> Handled {
+        if (0..fields.len()).all(|i| fields.get(i).is_none_or(|f| f.trim_ascii().is_empty())) {
+            return Handled::Blank;
+        }
+        let outcome = if fields.len() != shared.width {
+            Err(RowError::new(
+                None,
+                format!(
+                    "expected {} fields as in the header, found {}",
+                    shared.width,
+                    fields.len()
+                ),
+            ))
+        } else if check_utf8 && std::str::from_utf8(raw).is_err() {
+            Err(invalid_utf8(&fields))
+        } else {
+            self.sink.row(&Row { fields, locator })
+        };
+        match outcome {
+            Ok(()) => Handled::Row,
+            Err(error) if shared.skip_invalid => {
+                // A row rejected on another row's behalf: its bytes are gone.
+                let record = if error.at.is_some_and(|at| at != locator) {
+                    Vec::new()
+                } else {
+                    raw.to_vec()
+                };
+                self.rejects
+                    .push((error.at.unwrap_or(locator), error, record));
+                Handled::Row
+            }
+            Err(error) => {
+                let at = error.at.unwrap_or(locator);
+                shared
+                    .stop_at
+                    .fetch_min(at.chunk().max(locator.chunk()), Ordering::Relaxed);
+                self.failures.push((at, error));
+                Handled::Stop
+            }
+        }
+    }
+}
+
+enum Handled {
+    Row,
+    Blank,
+    Stop,
+}
+
+fn invalid_utf8(fields: &Fields<'_>) -> RowError {
+    let column = (0..fields.len()).find(|&i| {
+        fields
+            .get(i)
+            .is_some_and(|f| std::str::from_utf8(f).is_err())
+    });
+    RowError::new(
+        column,
+        "the text is not valid UTF-8; if this is a Windows-1252 (Excel) export, add --encoding windows-1252",
+    )
+}
+
+fn trim_line_breaks(mut raw: &[u8]) -> &[u8] {
+    while let [b'\r' | b'\n', rest @ ..] = raw {
+        raw = rest;
+    }
+    while let [rest @ .., b'\r' | b'\n'] = raw {
+        raw = rest;
+    }
+    raw
+}
+
+/// Turns the workers' reports into line offsets, the first error (if any)
+/// or the sorted rejects, and hands back the sinks.
+fn finish<S>(
+    workers: Vec<Worker<S>>,
+    mut places: Places,
+    header_lines: &[u64],
+    columns: Columns,
+    log: &mut RejectLog,
+) -> Result<ReadResult<S>> {
+    let mut newlines = vec![0u64; places.chunks.len()];
+    let (mut rows, mut failures, mut rejects, mut sinks) =
+        (0u64, Vec::new(), Vec::new(), Vec::new());
+    for worker in workers {
+        for report in &worker.reports {
+            newlines[report.seq as usize] = report.newlines;
+            rows += report.rows;
+        }
+        failures.extend(worker.failures);
+        rejects.extend(worker.rejects);
+        sinks.push(worker.sink);
+    }
+    let mut next_line: Vec<u64> = header_lines.iter().map(|lines| lines + 1).collect();
+    for (seq, (source, first_line)) in places.chunks.iter_mut().enumerate() {
+        *first_line = next_line[*source];
+        next_line[*source] += newlines[seq];
+    }
+    if let Some((locator, error)) = failures.into_iter().min_by_key(|(locator, _)| *locator) {
+        return Err(anyhow!(places.message(locator, &error, &columns)));
+    }
+    rejects.sort_by_key(|(locator, _, _)| *locator);
+    let rejected = rejects.len() as u64;
+    for (locator, error, record) in rejects {
+        let (source, line) = places.line(locator);
+        log.rejects.push(Reject {
+            source: places.sources[source].to_string(),
+            line,
+            column: error
+                .column
+                .map(|c| columns.header(c).to_string())
+                .unwrap_or_default(),
+            reason: reason_text(&places, &error),
+            record,
+        });
+    }
+    Ok(ReadResult {
+        sinks,
+        columns,
+        rows,
+        rejected,
+        places,
+    })
+}
+
+fn reason_text(places: &Places, error: &RowError) -> String {
+    match error.related {
+        Some(related) => format!(
+            "{} (other row: line {})",
+            error.message,
+            places.line(related).1
+        ),
+        None => error.message.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries_respect_quotes() {
+        assert_eq!(last_record_boundary(b"a,b\nc,d\ne"), Some(8));
+        assert_eq!(last_record_boundary(b"a,\"b\nc\",d\ne"), Some(11));
+        assert_eq!(last_record_boundary(b"a,\"b\nc"), None);
+        assert_eq!(record_end(b"\"x\ny\",z\n1,2\n"), 8);
+    }
+
+    #[test]
+    fn sniffs_the_header_delimiter() {
+        assert_eq!(sniff_delimiter(b"a;b;c\n"), b';');
+        assert_eq!(sniff_delimiter(b"a,b;c,d\n"), b',');
+        assert_eq!(sniff_delimiter(b"a\tb\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"a|b|c\n"), b'|');
+        assert_eq!(sniff_delimiter(b"single\n"), b',');
+    }
+}

@@ -1,0 +1,197 @@
+//! One input row as the computation modules see it, typed field access, and
+//! row errors that never carry a sensitive value.
+
+use csv::ByteRecord;
+use jiff::civil::Date;
+
+use super::columns::Col;
+use crate::period::{self, DATE_FORMATS, Moment, TIMESTAMP_FORMATS};
+
+/// Where a row is: its chunk's sequence number (in file order across all
+/// inputs of one read) and its line inside the chunk. Orders like the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Locator(pub u64);
+
+impl Locator {
+    pub fn new(chunk: u32, local_line: u32) -> Locator {
+        Locator((u64::from(chunk) << 32) | u64::from(local_line))
+    }
+
+    pub fn chunk(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    pub fn local_line(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// Why a row cannot be used. Messages are built by the constructors below,
+/// which leave out the value of sensitive columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// Position of the offending column in the file, if one column is to blame.
+    pub column: Option<usize>,
+    pub message: String,
+    /// Another row the error is about (the first row of a duplicate pair).
+    pub related: Option<Locator>,
+    /// The row the error belongs to when it is not the row being read (a
+    /// duplicate noticed out of file order).
+    pub at: Option<Locator>,
+}
+
+impl RowError {
+    pub fn new(column: Option<usize>, message: impl Into<String>) -> RowError {
+        RowError {
+            column,
+            message: message.into(),
+            related: None,
+            at: None,
+        }
+    }
+
+    /// A value that does not parse as `what` (expected `expected`).
+    pub fn invalid(col: Col, raw: &[u8], what: &str, expected: &str) -> RowError {
+        let message = if col.sensitive {
+            format!("cannot parse the value as {what} (expected {expected}; value not shown)")
+        } else {
+            let shown = String::from_utf8_lossy(raw.trim_ascii());
+            format!("cannot parse {shown:?} as {what} (expected {expected})")
+        };
+        RowError::new(col.index, message)
+    }
+
+    pub fn empty(col: Col) -> RowError {
+        RowError::new(col.index, "empty value where one is required")
+    }
+
+    pub fn related_to(mut self, other: Locator) -> RowError {
+        self.related = Some(other);
+        self
+    }
+
+    pub fn located_at(mut self, row: Locator) -> RowError {
+        self.at = Some(row);
+        self
+    }
+}
+
+/// The fields of a row: split directly from an unquoted line (the fast
+/// path) or parsed by the csv crate when the chunk has quotes.
+#[derive(Clone, Copy)]
+pub(crate) enum Fields<'a> {
+    Split { line: &'a [u8], ends: &'a [u32] },
+    Csv(&'a ByteRecord),
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Fields::Split { ends, .. } => ends.len(),
+            Fields::Csv(record) => record.len(),
+        }
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<&'a [u8]> {
+        match *self {
+            Fields::Split { line, ends } => {
+                let end = *ends.get(i)? as usize;
+                let start = if i == 0 { 0 } else { ends[i - 1] as usize + 1 };
+                Some(&line[start..end])
+            }
+            Fields::Csv(record) => record.get(i),
+        }
+    }
+}
+
+/// One data row.
+pub struct Row<'a> {
+    pub(crate) fields: Fields<'a>,
+    pub locator: Locator,
+}
+
+impl<'a> Row<'a> {
+    /// The raw bytes of `col`, untrimmed; `None` when the column is absent.
+    pub fn raw(&self, col: Col) -> Option<&'a [u8]> {
+        col.index.and_then(|i| self.fields.get(i))
+    }
+
+    /// The trimmed bytes of `col`; `None` when absent or empty.
+    pub fn bytes(&self, col: Col) -> Option<&'a [u8]> {
+        self.raw(col)
+            .map(<[u8]>::trim_ascii)
+            .filter(|b| !b.is_empty())
+    }
+
+    /// The trimmed text of `col`; `None` when absent or empty.
+    pub fn text(&self, col: Col) -> Result<Option<&'a str>, RowError> {
+        match self.bytes(col) {
+            None => Ok(None),
+            Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| {
+                RowError::new(
+                    col.index,
+                    "invalid UTF-8; for Windows-1252 exports use --encoding windows-1252",
+                )
+            }),
+        }
+    }
+
+    /// The trimmed, non-empty bytes of a required column.
+    pub fn required(&self, col: Col) -> Result<&'a [u8], RowError> {
+        self.bytes(col).ok_or_else(|| RowError::empty(col))
+    }
+
+    /// The trimmed, non-empty text of a required column.
+    pub fn required_text(&self, col: Col) -> Result<&'a str, RowError> {
+        self.text(col)?.ok_or_else(|| RowError::empty(col))
+    }
+
+    pub fn date(&self, col: Col) -> Result<Date, RowError> {
+        let raw = self.required(col)?;
+        period::parse_date(raw).ok_or_else(|| RowError::invalid(col, raw, "a date", DATE_FORMATS))
+    }
+
+    /// A date that may be empty or absent.
+    pub fn optional_date(&self, col: Col) -> Result<Option<Date>, RowError> {
+        self.bytes(col)
+            .map(|raw| {
+                period::parse_date(raw)
+                    .ok_or_else(|| RowError::invalid(col, raw, "a date", DATE_FORMATS))
+            })
+            .transpose()
+    }
+
+    /// A date with an optional time of day.
+    pub fn moment(&self, col: Col) -> Result<Moment, RowError> {
+        let raw = self.required(col)?;
+        period::parse_moment(raw)
+            .ok_or_else(|| RowError::invalid(col, raw, "a date or time", TIMESTAMP_FORMATS))
+    }
+
+    pub fn optional_moment(&self, col: Col) -> Result<Option<Moment>, RowError> {
+        self.bytes(col)
+            .map(|raw| {
+                period::parse_moment(raw)
+                    .ok_or_else(|| RowError::invalid(col, raw, "a date or time", TIMESTAMP_FORMATS))
+            })
+            .transpose()
+    }
+
+    /// A non-negative decimal number (`.` or `,` as decimal separator).
+    pub fn number(&self, col: Col) -> Result<f64, RowError> {
+        let raw = self.required(col)?;
+        std::str::from_utf8(raw)
+            .ok()
+            .map(|s| s.replace(',', "."))
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| {
+                RowError::invalid(
+                    col,
+                    raw,
+                    "a number",
+                    "a non-negative number such as 12 or 1,5",
+                )
+            })
+    }
+}

@@ -1,0 +1,20 @@
+//! pvkit: Swedish primary care (primärvård) follow-up indicators from CSV
+//! exports.
+//!
+//! Data flows one way: bytes → records ([`input`]) → typed rows folded by a
+//! computation module ([`continuity`] …, pure, no I/O) → unit-level
+//! measures → rows ([`report`]) → writers ([`output`]). The binaries in
+//! `src/bin/` only wire these together.
+
+pub mod catalogue;
+pub mod cli;
+pub mod continuity;
+pub mod exact;
+pub mod input;
+pub mod intern;
+pub mod listing;
+pub mod output;
+pub mod period;
+pub mod report;
+pub mod suppress;
+pub mod units;

@@ -1,0 +1,223 @@
+//! Dates, timestamps and reporting windows.
+//!
+//! Dates are `jiff::civil::Date` (4 bytes, `Ord`), so hot paths can store and
+//! compare them directly. Parsing is hand-rolled for the three accepted shapes
+//! because it runs once per input row; validation is left to jiff.
+
+use anyhow::{Result, bail};
+use jiff::ToSpan;
+use jiff::civil::Date;
+
+/// What the date parsers accept, for error messages.
+pub const DATE_FORMATS: &str = "YYYY-MM-DD or YYYYMMDD";
+pub const TIMESTAMP_FORMATS: &str = "YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]";
+
+/// A calendar date and, when the value carried one, the time of day in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Moment {
+    pub date: Date,
+    pub second_of_day: Option<u32>,
+}
+
+fn digits<const N: usize>(bytes: &[u8]) -> Option<u32> {
+    if bytes.len() != N {
+        return None;
+    }
+    let mut value = 0u32;
+    for &b in bytes {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(b - b'0');
+    }
+    Some(value)
+}
+
+fn ymd(year: u32, month: u32, day: u32) -> Option<Date> {
+    Date::new(i16::try_from(year).ok()?, month as i8, day as i8).ok()
+}
+
+/// Parses `YYYY-MM-DD` or `YYYYMMDD`, ignoring surrounding spaces.
+pub fn parse_date(raw: &[u8]) -> Option<Date> {
+    let s = raw.trim_ascii();
+    match s.len() {
+        10 if s[4] == b'-' && s[7] == b'-' => ymd(
+            digits::<4>(&s[0..4])?,
+            digits::<2>(&s[5..7])?,
+            digits::<2>(&s[8..10])?,
+        ),
+        8 => ymd(
+            digits::<4>(&s[0..4])?,
+            digits::<2>(&s[4..6])?,
+            digits::<2>(&s[6..8])?,
+        ),
+        _ => None,
+    }
+}
+
+/// Parses a date or a timestamp `YYYY-MM-DD[ T]HH:MM[:SS]` (a trailing
+/// fraction or zone suffix after the seconds is ignored).
+pub fn parse_moment(raw: &[u8]) -> Option<Moment> {
+    let s = raw.trim_ascii();
+    if s.len() <= 10 {
+        return parse_date(s).map(|date| Moment {
+            date,
+            second_of_day: None,
+        });
+    }
+    let (date_part, time_part) = (&s[..10], &s[11..]);
+    if !matches!(s[10], b' ' | b'T') {
+        return None;
+    }
+    let date = parse_date(date_part)?;
+    let second_of_day = parse_time(time_part)?;
+    Some(Moment {
+        date,
+        second_of_day: Some(second_of_day),
+    })
+}
+
+fn parse_time(s: &[u8]) -> Option<u32> {
+    if s.len() < 5 || s[2] != b':' {
+        return None;
+    }
+    let hour = digits::<2>(&s[0..2])?;
+    let minute = digits::<2>(&s[3..5])?;
+    let second = match s.get(5) {
+        None => 0,
+        Some(b':') => digits::<2>(s.get(6..8)?)?,
+        Some(_) => return None,
+    };
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(hour * 3600 + minute * 60 + second.min(59))
+}
+
+/// Parses a date given on the command line.
+pub fn parse_cli_date(s: &str) -> Result<Date, String> {
+    parse_date(s.as_bytes())
+        .ok_or_else(|| format!("cannot parse {s:?} as a date (expected {DATE_FORMATS})"))
+}
+
+/// A closed interval of calendar days, both ends inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub first: Date,
+    pub last: Date,
+}
+
+impl Window {
+    pub fn new(first: Date, last: Date) -> Result<Window> {
+        if first > last {
+            bail!("the period starts ({first}) after it ends ({last})");
+        }
+        Ok(Window { first, last })
+    }
+
+    /// The `months` calendar months that end on `as_of`: first day =
+    /// (as_of + 1 day) − months, clamped to the month's last day by jiff.
+    pub fn months_ending(as_of: Date, months: u32) -> Result<Window> {
+        let next = as_of.tomorrow()?;
+        let first = next.checked_sub(i64::from(months).months())?;
+        Window::new(first, as_of)
+    }
+
+    pub fn contains(&self, date: Date) -> bool {
+        self.first <= date && date <= self.last
+    }
+
+    /// The ISO 8601 interval used in the `period` column.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.first, self.last)
+    }
+}
+
+/// `YYYY-MM`, the `period` label of a calendar month.
+pub fn month_label(date: Date) -> String {
+    format!("{:04}-{:02}", date.year(), date.month())
+}
+
+/// Whole calendar days from `from` to `to` (negative when `to` is earlier).
+pub fn days_between(from: Date, to: Date) -> i32 {
+    day_number(to) - day_number(from)
+}
+
+/// Days since 1970-01-01, by the civil-from-days algorithm's inverse; cheap
+/// enough to call per row, unlike a jiff span computation.
+pub fn day_number(date: Date) -> i32 {
+    let (y, m, d) = (
+        i32::from(date.year()),
+        i32::from(date.month()),
+        i32::from(date.day()),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let month_index = (m + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn parses_the_accepted_date_shapes() {
+        assert_eq!(parse_date(b"2024-02-29"), Some(date(2024, 2, 29)));
+        assert_eq!(parse_date(b" 20240229 "), Some(date(2024, 2, 29)));
+        assert_eq!(parse_date(b"2023-02-29"), None);
+        assert_eq!(parse_date(b"2024-13-01"), None);
+        assert_eq!(parse_date(b"2024-1-01"), None);
+        assert_eq!(parse_date(b""), None);
+        assert_eq!(parse_date(b"2024/01/01"), None);
+    }
+
+    #[test]
+    fn parses_timestamps() {
+        let m = parse_moment(b"2024-03-05 08:30").unwrap();
+        assert_eq!(m.date, date(2024, 3, 5));
+        assert_eq!(m.second_of_day, Some(8 * 3600 + 30 * 60));
+        let m = parse_moment(b"2024-03-05T23:59:59").unwrap();
+        assert_eq!(m.second_of_day, Some(86_399));
+        assert_eq!(parse_moment(b"2024-03-05").unwrap().second_of_day, None);
+        assert_eq!(parse_moment(b"2024-03-05 24:00"), None);
+        assert_eq!(parse_moment(b"2024-03-05x08:30"), None);
+    }
+
+    #[test]
+    fn eighteen_month_windows_match_the_spec() {
+        let w = Window::months_ending(date(2024, 12, 31), 18).unwrap();
+        assert_eq!((w.first, w.last), (date(2023, 7, 1), date(2024, 12, 31)));
+        let w = Window::months_ending(date(2024, 2, 29), 18).unwrap();
+        assert_eq!((w.first, w.last), (date(2022, 9, 1), date(2024, 2, 29)));
+        // 2024-08-30 + 1 day = 2024-08-31; minus 18 months = 2023-02-31, clamped.
+        let w = Window::months_ending(date(2024, 8, 30), 18).unwrap();
+        assert_eq!(w.first, date(2023, 2, 28));
+        assert_eq!(w.label(), "2023-02-28/2024-08-30");
+    }
+
+    #[test]
+    fn window_bounds_are_inclusive() {
+        let w = Window::months_ending(date(2024, 12, 31), 18).unwrap();
+        assert!(w.contains(date(2023, 7, 1)));
+        assert!(!w.contains(date(2023, 6, 30)));
+        assert!(w.contains(date(2024, 12, 31)));
+        assert!(!w.contains(date(2025, 1, 1)));
+    }
+
+    #[test]
+    fn day_numbers_count_calendar_days() {
+        assert_eq!(day_number(date(1970, 1, 1)), 0);
+        assert_eq!(days_between(date(2024, 3, 5), date(2024, 3, 8)), 3);
+        assert_eq!(days_between(date(2024, 2, 28), date(2024, 3, 1)), 2);
+        assert_eq!(days_between(date(2023, 12, 31), date(2024, 1, 1)), 1);
+        let a = date(1999, 5, 17);
+        let b = date(2031, 11, 2);
+        let jiff_days = a.until(b).unwrap().get_days();
+        assert_eq!(days_between(a, b), jiff_days);
+    }
+}

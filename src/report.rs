@@ -1,0 +1,310 @@
+//! From unit-level measures to output rows: area and all-unit roll-ups,
+//! values in each indicator's scale, targets and status, suppression, and
+//! the deterministic order. Every ratio tool ends here.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use crate::catalogue::{self, Indicator, Tool};
+use crate::output::{ALL_UNITS, IndicatorRow, Level, Status, sort_rows};
+use crate::suppress;
+use crate::units::Units;
+
+/// One indicator at one unit, period and group, before roll-up. Pooled
+/// rows add numerators and denominators.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measure {
+    pub indicator: &'static Indicator,
+    pub unit: String,
+    pub period: String,
+    pub group: String,
+    pub numerator: f64,
+    pub denominator: f64,
+}
+
+/// `--target`/`--half` value: `VALUE` for every indicator of the run, or
+/// `ID=VALUE` for one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LevelOverride {
+    pub indicator: Option<String>,
+    pub value: f64,
+}
+
+impl FromStr for LevelOverride {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (indicator, number) = match s.split_once('=') {
+            Some((id, number)) => (Some(id.trim().to_string()), number),
+            None => (None, s),
+        };
+        if let Some(id) = &indicator
+            && catalogue::get(id).is_none()
+        {
+            return Err(format!("unknown indicator {id:?} (see --list-indicators)"));
+        }
+        let value = number
+            .trim()
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("expected [ID=]NUMBER, got {s:?}"))?;
+        Ok(LevelOverride { indicator, value })
+    }
+}
+
+/// Target levels after command-line overrides.
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    pub full: Vec<LevelOverride>,
+    pub half: Vec<LevelOverride>,
+}
+
+impl Targets {
+    fn pick(overrides: &[LevelOverride], indicator: &Indicator) -> Option<Option<f64>> {
+        let specific = overrides
+            .iter()
+            .rev()
+            .find(|o| o.indicator.as_deref() == Some(indicator.id));
+        let general = overrides.iter().rev().find(|o| o.indicator.is_none());
+        specific.or(general).map(|o| Some(o.value))
+    }
+
+    /// Full and half level for `indicator`: an override naming it, else a
+    /// general override, else the catalogue's default.
+    pub fn levels(&self, indicator: &Indicator) -> (Option<f64>, Option<f64>) {
+        let full = Self::pick(&self.full, indicator).unwrap_or(indicator.target);
+        let half = Self::pick(&self.half, indicator).unwrap_or(indicator.half);
+        (full, half)
+    }
+
+    /// Rejects overrides naming indicators another tool computes.
+    pub fn check_tool(&self, tool: Tool) -> Result<(), String> {
+        for o in self.full.iter().chain(&self.half) {
+            if let Some(id) = &o.indicator
+                && catalogue::get(id).is_some_and(|ind| ind.tool != tool)
+            {
+                return Err(format!(
+                    "{id} is not an indicator of {} (see --list-indicators)",
+                    tool.binary()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How measures become rows.
+pub struct Report<'a> {
+    /// Maps units to areas for `level=area` rows.
+    pub units: Option<&'a Units>,
+    /// Emit `level=unit` rows; false when the input had no unit column, so
+    /// the only unit is the whole input.
+    pub unit_rows: bool,
+    /// Emit `level=all` rows.
+    pub total: bool,
+    pub targets: &'a Targets,
+    pub min_cell: Option<u64>,
+}
+
+type PoolKey = (usize, String, String, String);
+
+impl Report<'_> {
+    /// Rolls `measures` up, judges them against targets, suppresses small
+    /// cells and sorts.
+    pub fn rows(&self, mut measures: Vec<Measure>) -> Vec<IndicatorRow> {
+        measures.sort_by(|a, b| {
+            (catalogue::order(a.indicator), &a.unit, &a.period, &a.group).cmp(&(
+                catalogue::order(b.indicator),
+                &b.unit,
+                &b.period,
+                &b.group,
+            ))
+        });
+        let mut rows = Vec::new();
+        let mut areas: BTreeMap<PoolKey, (&'static Indicator, f64, f64)> = BTreeMap::new();
+        let mut totals: BTreeMap<PoolKey, (&'static Indicator, f64, f64)> = BTreeMap::new();
+        for m in &measures {
+            let order = catalogue::order(m.indicator);
+            if let Some(area) = self.units.and_then(|u| u.area(&m.unit)) {
+                let key = (order, area.to_string(), m.period.clone(), m.group.clone());
+                pool(&mut areas, key, m);
+            }
+            if self.total || !self.unit_rows {
+                pool(
+                    &mut totals,
+                    (
+                        order,
+                        ALL_UNITS.to_string(),
+                        m.period.clone(),
+                        m.group.clone(),
+                    ),
+                    m,
+                );
+            }
+            if self.unit_rows {
+                rows.push(self.row(
+                    m.indicator,
+                    Level::Unit,
+                    &m.unit,
+                    &m.period,
+                    &m.group,
+                    m.numerator,
+                    m.denominator,
+                ));
+            }
+        }
+        for (level, pooled) in [(Level::Area, areas), (Level::All, totals)] {
+            for ((_, unit, period, group), (indicator, numerator, denominator)) in pooled {
+                rows.push(self.row(
+                    indicator,
+                    level,
+                    &unit,
+                    &period,
+                    &group,
+                    numerator,
+                    denominator,
+                ));
+            }
+        }
+        suppress::apply(&mut rows, self.min_cell);
+        sort_rows(&mut rows);
+        rows
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        indicator: &'static Indicator,
+        level: Level,
+        unit: &str,
+        period: &str,
+        group: &str,
+        numerator: f64,
+        denominator: f64,
+    ) -> IndicatorRow {
+        let value = indicator.scale.value(numerator, denominator);
+        let (target, half) = self.targets.levels(indicator);
+        IndicatorRow {
+            indicator,
+            level,
+            unit: unit.to_string(),
+            period: period.to_string(),
+            group: group.to_string(),
+            numerator: Some(numerator),
+            denominator,
+            value,
+            target,
+            status: Status::judge(value, target, half, indicator.direction),
+        }
+    }
+}
+
+fn pool(map: &mut BTreeMap<PoolKey, (&'static Indicator, f64, f64)>, key: PoolKey, m: &Measure) {
+    let entry = map.entry(key).or_insert((m.indicator, 0.0, 0.0));
+    entry.1 += m.numerator;
+    entry.2 += m.denominator;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::UnitInfo;
+
+    fn measure(unit: &str, numerator: f64, denominator: f64) -> Measure {
+        Measure {
+            indicator: catalogue::get("phone_same_day").unwrap(),
+            unit: unit.into(),
+            period: "2024-03".into(),
+            group: String::new(),
+            numerator,
+            denominator,
+        }
+    }
+
+    fn units() -> Units {
+        let mut units = Units::default();
+        for (unit, area) in [("A", "Söder"), ("B", "Söder"), ("C", "Norr")] {
+            units.insert(
+                unit,
+                UnitInfo {
+                    area: Some(area.into()),
+                    ..UnitInfo::default()
+                },
+            );
+        }
+        units
+    }
+
+    #[test]
+    fn pools_areas_and_all_from_numerators_and_denominators() {
+        let targets = Targets::default();
+        let units = units();
+        let report = Report {
+            units: Some(&units),
+            unit_rows: true,
+            total: true,
+            targets: &targets,
+            min_cell: None,
+        };
+        let rows = report.rows(vec![
+            measure("B", 45.0, 50.0),
+            measure("A", 80.0, 100.0),
+            measure("C", 9.0, 10.0),
+        ]);
+        let summary: Vec<(Level, &str, Option<f64>, Status)> = rows
+            .iter()
+            .map(|r| (r.level, r.unit.as_str(), r.value, r.status))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (Level::Unit, "A", Some(80.0), Status::Half),
+                (Level::Unit, "B", Some(90.0), Status::Met),
+                (Level::Unit, "C", Some(90.0), Status::Met),
+                (Level::Area, "Norr", Some(90.0), Status::Met),
+                (
+                    Level::Area,
+                    "Söder",
+                    Some(125.0 / 150.0 * 100.0),
+                    Status::Half
+                ),
+                (Level::All, "ALL", Some(134.0 / 160.0 * 100.0), Status::Half),
+            ]
+        );
+    }
+
+    #[test]
+    fn overrides_pick_specific_then_general_then_catalogue() {
+        let targets = Targets {
+            full: vec!["85".parse().unwrap(), "phone_same_day=95".parse().unwrap()],
+            half: vec![],
+        };
+        let phone = catalogue::get("phone_same_day").unwrap();
+        let far = catalogue::get("far_per_1000").unwrap();
+        let coc = catalogue::get("coc").unwrap();
+        assert_eq!(targets.levels(phone), (Some(95.0), Some(80.0)));
+        assert_eq!(targets.levels(far), (Some(85.0), Some(7.0)));
+        assert_eq!(Targets::default().levels(coc), (None, None));
+        assert!("nope=3".parse::<LevelOverride>().is_err());
+        assert_eq!("coc=0,4".parse::<LevelOverride>().unwrap().value, 0.4);
+        assert!(targets.check_tool(Tool::Access).is_ok());
+        assert!(targets.check_tool(Tool::Coc).is_err());
+    }
+
+    #[test]
+    fn without_a_unit_column_only_the_total_is_written() {
+        let targets = Targets::default();
+        let report = Report {
+            units: None,
+            unit_rows: false,
+            total: false,
+            targets: &targets,
+            min_cell: None,
+        };
+        let rows = report.rows(vec![measure("ALL", 1.0, 2.0)]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].level, Level::All);
+    }
+}
