@@ -736,7 +736,7 @@ mod tests {
     #[test]
     fn boundaries_respect_quotes() {
         assert_eq!(last_record_boundary(b"a,b\nc,d\ne"), Some(8));
-        assert_eq!(last_record_boundary(b"a,\"b\nc\",d\ne"), Some(11));
+        assert_eq!(last_record_boundary(b"a,\"b\nc\",d\ne"), Some(10));
         assert_eq!(last_record_boundary(b"a,\"b\nc"), None);
         assert_eq!(record_end(b"\"x\ny\",z\n1,2\n"), 8);
     }
