@@ -13,7 +13,7 @@ use encoding_rs::Encoding;
 use jiff::civil::Date;
 
 use crate::catalogue::{self, Tool};
-use crate::input::{self, ColumnOverride, ReadOptions, RejectLog};
+use crate::input::{self, ColumnOverride, ReadOptions, RejectLog, Schema};
 use crate::output::{self, Format, Style};
 use crate::period::{self, Window};
 use crate::report::{LevelOverride, Targets};
@@ -326,4 +326,37 @@ pub fn ensure_usage(condition: bool, message: &str) -> Result<()> {
         bail!(UsageError(message.to_string()));
     }
     Ok(())
+}
+
+/// The reference part of `--help` and the man page: the input columns of
+/// `schemas` with their aliases, exit status and examples.
+pub fn reference(schemas: &[&Schema], examples: &str) -> String {
+    let mut text = String::from(
+        "Input columns (matched case-insensitively, with space, - and _ alike; \
+         --col CANONICAL=HEADER names any other header; unknown columns are ignored):\n",
+    );
+    for schema in schemas {
+        text.push_str(&format!("\n  {}:\n", schema.what));
+        for spec in schema.columns {
+            let need = if spec.required { "required" } else { "optional" };
+            let aliases = input::columns::ALIASES
+                .iter()
+                .find(|(name, _)| *name == spec.name)
+                .map_or(String::new(), |(_, aliases)| aliases.join(", "));
+            text.push_str(&format!("    {} ({need}): {aliases}\n", spec.name));
+        }
+    }
+    text.push_str(
+        "\nDates are YYYY-MM-DD or YYYYMMDD; times YYYY-MM-DD HH:MM[:SS] (or with T). The delimiter \
+         (, ; TAB |) is sniffed from the header and a UTF-8 BOM is skipped.\n\n\
+         Exit status: 0 success (also when a reader such as head closes the pipe early), \
+         1 bad data or an I/O error, 2 a usage error.\n\nExamples:\n",
+    );
+    text.push_str(examples);
+    text
+}
+
+/// Every tool's clap command, for man pages and their staleness test.
+pub fn commands() -> Vec<clap::Command> {
+    vec![coc::command()]
 }

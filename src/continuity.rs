@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use hashbrown::HashMap;
+
 use anyhow::{Result, bail};
 use jiff::civil::Date;
 use rayon::prelude::*;
@@ -218,12 +220,16 @@ struct Visit {
 pub struct VisitSink<'a> {
     shared: &'a Shared<'a>,
     cols: [Col; 7],
-    professions: NameCache<'a>,
+    /// Raw profession → its id, or `None` when not selected.
+    professions: Memo<Option<u32>>,
     providers: NameCache<'a>,
     units: NameCache<'a>,
     listed_unit: Memo<Option<u32>>,
     counted_contact: Memo<bool>,
-    selected_profession: Memo<bool>,
+    /// The previous row's patient and its listing, as exports are usually
+    /// grouped by patient.
+    last_patient: Vec<u8>,
+    last_listing: Option<(u32, u32)>,
     key: Vec<u8>,
     /// Counted visits in blocks, so grouping can free them as it goes.
     visits: Vec<Vec<Visit>>,
@@ -236,41 +242,34 @@ pub struct VisitSink<'a> {
     outside: u64,
     /// Excluded rows by reason and date: a row excluded for another reason
     /// counts as outside the period once the period is known.
-    excluded: BTreeMap<(Reason, Date), u64>,
+    excluded: HashMap<(Reason, Date), u64>,
     rows_with_visit_id: u64,
 }
 
 impl<'a> VisitSink<'a> {
     pub fn new(shared: &'a Shared<'a>, columns: &Columns) -> Result<VisitSink<'a>> {
-        let cols = [
-            "patient_id",
-            "date",
-            "unit",
-            "provider_id",
-            "profession",
-            "contact_type",
-            "visit_id",
-        ]
-        .map(|name| columns.col(name));
+        let cols = ["patient_id", "date", "unit", "provider_id", "profession", "contact_type", "visit_id"]
+            .map(|name| columns.col(name));
         if shared.config.professions.is_some() && !cols[4].is_present() {
             bail!("--profession needs a profession column in the visits (see --col)");
         }
         Ok(VisitSink {
             shared,
             cols,
-            professions: NameCache::new(&shared.professions, values::profession),
+            professions: Memo::default(),
             providers: NameCache::verbatim(&shared.providers),
             units: NameCache::verbatim(&shared.units),
             listed_unit: Memo::default(),
             counted_contact: Memo::default(),
-            selected_profession: Memo::default(),
+            last_patient: Vec::new(),
+            last_listing: None,
             key: Vec::new(),
             visits: Vec::new(),
             visit_rows: Vec::new(),
             latest: None,
             floor: None,
             outside: 0,
-            excluded: BTreeMap::new(),
+            excluded: HashMap::new(),
             rows_with_visit_id: 0,
         })
     }
@@ -282,9 +281,7 @@ impl<'a> VisitSink<'a> {
         self.latest = Some(date);
         self.floor = match self.shared.config.period {
             PeriodSpec::Fixed(window) => Some(window.first),
-            PeriodSpec::EndingAtLatest { months } => {
-                Window::months_ending(date, months).ok().map(|w| w.first)
-            }
+            PeriodSpec::EndingAtLatest { months } => Window::months_ending(date, months).ok().map(|w| w.first),
         };
     }
 
@@ -306,72 +303,104 @@ impl<'a> VisitSink<'a> {
         }
     }
 
-    /// The unit a visit counts at and the patient relation, or why not.
-    fn relation(&mut self, patient: &[u8], unit: Option<&str>) -> Result<u32, Reason> {
+    /// The patient's listing (dense id, unit), remembering the last one.
+    fn listing_of(&mut self, listing: &Listing, patient: &[u8]) -> Option<(u32, u32)> {
+        if self.last_patient != patient {
+            self.last_patient.clear();
+            self.last_patient.extend_from_slice(patient);
+            self.last_listing = listing.get(patient).map(|(id, listed)| (id, listed.unit));
+        }
+        self.last_listing
+    }
+
+    /// The patient relation the visit counts for, or why it does not.
+    fn relation(&mut self, patient: &[u8], unit: Option<&[u8]>) -> Result<Result<u32, Reason>, RowError> {
+        let unit_col = self.cols[2];
         match &self.shared.population {
             Population::Listed(listing) => {
-                let (id, listed) = listing.get(patient).ok_or(Reason::NotListed)?;
-                let visit_unit = match unit {
-                    None => Some(listed.unit),
-                    Some(text) => self
-                        .listed_unit
-                        .get_or_insert_with(text.as_bytes(), || listing.units.get(text)),
+                let Some((id, listed_unit)) = self.listing_of(listing, patient) else {
+                    return Ok(Err(Reason::NotListed));
                 };
-                if visit_unit == Some(listed.unit) {
-                    Ok(id)
-                } else {
-                    Err(Reason::OtherUnit)
-                }
+                let visit_unit = match unit {
+                    None => Some(listed_unit),
+                    Some(raw) => self.listed_unit.get_or_try_insert_with(raw, || {
+                        Ok(listing.units.get(utf8(raw, unit_col)?))
+                    })?,
+                };
+                Ok(if visit_unit == Some(listed_unit) { Ok(id) } else { Err(Reason::OtherUnit) })
             }
             Population::Visited => {
-                let unit = self.units.id(unit.unwrap_or(crate::output::ALL_UNITS));
+                let unit = match unit {
+                    Some(raw) => self.units.id_bytes(raw).map_err(|_| invalid_utf8(unit_col))?,
+                    None => self.units.id(crate::output::ALL_UNITS),
+                };
                 self.key.clear();
                 self.key.extend_from_slice(patient);
                 self.key.push(0xFF);
                 self.key.extend_from_slice(&unit.to_le_bytes());
                 let (id, ()) = self.shared.relations.upsert(&self.key, || unit, |_, _| ());
-                Ok(id.raw())
+                Ok(Ok(id.raw()))
             }
         }
     }
 
-    fn profession(&mut self, text: Option<&str>) -> Result<u32, Reason> {
-        let Some(text) = text else {
-            return if self.cols[4].is_present() {
-                Err(Reason::NoProfession)
-            } else {
-                Ok(self.professions.id(""))
-            };
+    /// The profession's id, or why the visit does not count.
+    fn profession(&mut self, raw: Option<&[u8]>) -> Result<Result<u32, Reason>, RowError> {
+        let col = self.cols[4];
+        let Some(raw) = raw else {
+            return Ok(if col.is_present() { Err(Reason::NoProfession) } else { Ok(self.shared.professions.id("")) });
         };
-        let config = self.shared.config;
-        let selected = self
-            .selected_profession
-            .get_or_insert_with(text.as_bytes(), || {
-                let canonical = values::profession(text);
-                config
-                    .professions
-                    .as_ref()
-                    .is_none_or(|list| list.iter().any(|p| *p == canonical))
-            });
-        if selected {
-            Ok(self.professions.id(text))
-        } else {
-            Err(Reason::Profession)
-        }
+        let (config, names) = (self.shared.config, &self.shared.professions);
+        let id = self.professions.get_or_try_insert_with(raw, || {
+            let canonical = values::profession(utf8(raw, col)?);
+            let selected = config.professions.as_ref().is_none_or(|list| list.iter().any(|p| *p == canonical));
+            Ok(selected.then(|| names.id(&canonical)))
+        })?;
+        Ok(id.ok_or(Reason::Profession))
     }
 
-    fn counted_contact(&mut self, text: Option<&str>) -> bool {
-        if !self.cols[5].is_present() {
-            return true;
+    fn counted_contact(&mut self, raw: Option<&[u8]>) -> Result<bool, RowError> {
+        let col = self.cols[5];
+        if !col.is_present() {
+            return Ok(true);
         }
-        let Some(text) = text else { return false };
+        let Some(raw) = raw else { return Ok(false) };
         let config = self.shared.config;
-        self.counted_contact
-            .get_or_insert_with(text.as_bytes(), || {
-                let canonical = values::contact_type(text);
-                config.contact_types.iter().any(|c| *c == canonical)
-            })
+        self.counted_contact.get_or_try_insert_with(raw, || {
+            let canonical = values::contact_type(utf8(raw, col)?);
+            Ok(config.contact_types.iter().any(|c| *c == canonical))
+        })
     }
+
+    /// Why a valid row does not count, or what it counts as.
+    fn classify(&mut self, row: &Row<'_>, patient: &[u8]) -> Result<Result<(u32, u32, u32), Reason>, RowError> {
+        let [_, _, unit, provider, profession, contact_type, _] = self.cols;
+        if !self.counted_contact(row.bytes(contact_type))? {
+            return Ok(Err(Reason::ContactType));
+        }
+        let group = match self.profession(row.bytes(profession))? {
+            Ok(group) => group,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let unit = if unit.is_present() { Some(row.required(unit)?) } else { None };
+        let relation = match self.relation(patient, unit)? {
+            Ok(relation) => relation,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let Some(provider_raw) = row.bytes(provider) else {
+            return Ok(Err(Reason::EmptyProvider));
+        };
+        let provider = self.providers.id_bytes(provider_raw).map_err(|_| invalid_utf8(provider))?;
+        Ok(Ok((group, relation, provider)))
+    }
+}
+
+fn utf8(raw: &[u8], col: Col) -> Result<&str, RowError> {
+    std::str::from_utf8(raw).map_err(|_| invalid_utf8(col))
+}
+
+fn invalid_utf8(col: Col) -> RowError {
+    RowError::new(col.index, "invalid UTF-8; for a Windows-1252 (Excel) export use --encoding windows-1252")
 }
 
 /// What a [`VisitSink`] kept, detached from the shared state so that the
@@ -381,7 +410,7 @@ pub struct Folded {
     visit_rows: Vec<Option<(KeyId, Locator)>>,
     latest: Option<Date>,
     outside: u64,
-    excluded: BTreeMap<(Reason, Date), u64>,
+    excluded: HashMap<(Reason, Date), u64>,
     rows_with_visit_id: u64,
     has_units: bool,
     has_professions: bool,
@@ -404,68 +433,32 @@ impl VisitSink<'_> {
 
 impl RowSink for VisitSink<'_> {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
-        let [
-            patient,
-            date,
-            unit,
-            provider,
-            profession,
-            contact_type,
-            visit_id,
-        ] = self.cols;
-        let patient = row.required(patient)?;
-        let moment = row.moment(date)?;
-        let unit = if unit.is_present() {
-            Some(row.required_text(unit)?)
-        } else {
-            None
-        };
-        let provider = row.text(provider)?;
-        let profession = row.text(profession)?;
-        let contact_type = row.text(contact_type)?;
-        let visit_id = row.bytes(visit_id);
-
+        let [patient_col, date_col, unit_col, .., visit_id_col] = self.cols;
+        let patient = row.required(patient_col)?;
+        let moment = row.moment(date_col)?;
+        if unit_col.is_present() {
+            row.required(unit_col)?;
+        }
         self.note_date(moment.date);
-        let repeat_key = visit_id.map(|id| {
+        let repeat_key = row.bytes(visit_id_col).map(|id| {
             self.rows_with_visit_id += 1;
             let here = row.locator;
-            self.shared
-                .visit_ids
-                .upsert(id, || here, |first, _| *first = (*first).min(here))
-                .0
+            self.shared.visit_ids.upsert(id, || here, |first, _| *first = (*first).min(here)).0
         });
         if self.surely_outside(moment.date) {
             self.outside += 1;
             return Ok(());
         }
-        let counted = (|| {
-            if !self.counted_contact(contact_type) {
-                return Err(Reason::ContactType);
-            }
-            let group = self.profession(profession)?;
-            let relation = self.relation(patient, unit)?;
-            let provider = self.providers.id(provider.ok_or(Reason::EmptyProvider)?);
-            Ok((group, relation, provider))
-        })();
-        match counted {
+        match self.classify(row, patient)? {
             Err(reason) => *self.excluded.entry((reason, moment.date)).or_default() += 1,
             Ok((group, relation, provider)) => {
                 if group >= MAX_PROFESSIONS {
-                    return Err(RowError::new(
-                        self.cols[4].index,
-                        "more than 32767 distinct professions",
-                    ));
+                    return Err(RowError::new(self.cols[4].index, "more than 32767 distinct professions"));
                 }
                 let time = moment.second_of_day.map_or(0, |s| s + 1);
-                self.push(Visit {
-                    relation,
-                    provider,
-                    date: moment.date,
-                    group_time: (group << TIME_BITS) | time,
-                });
-                if self.cols[6].is_present() {
-                    self.visit_rows
-                        .push(repeat_key.map(|key| (key, row.locator)));
+                self.push(Visit { relation, provider, date: moment.date, group_time: (group << TIME_BITS) | time });
+                if visit_id_col.is_present() {
+                    self.visit_rows.push(repeat_key.map(|key| (key, row.locator)));
                 }
             }
         }

@@ -111,12 +111,20 @@ impl<T> Default for Memo<T> {
 
 impl<T: Copy> Memo<T> {
     pub fn get_or_insert_with(&mut self, raw: &[u8], derive: impl FnOnce() -> T) -> T {
-        if let Some(&value) = self.seen.get(raw) {
-            return value;
+        match self.get_or_try_insert_with(raw, || Ok::<T, ()>(derive())) {
+            Ok(value) => value,
+            Err(()) => unreachable!("derive cannot fail"),
         }
-        let value = derive();
+    }
+
+    /// Like [`Memo::get_or_insert_with`]; a failed derivation is not remembered.
+    pub fn get_or_try_insert_with<E>(&mut self, raw: &[u8], derive: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        if let Some(&value) = self.seen.get(raw) {
+            return Ok(value);
+        }
+        let value = derive()?;
         self.seen.insert(raw.into(), value);
-        value
+        Ok(value)
     }
 }
 
@@ -149,10 +157,20 @@ impl<'a> NameCache<'a> {
         self.seen
             .get_or_insert_with(text.as_bytes(), || shared.id(&normalize(text)))
     }
+
+    /// The id of raw field bytes; they are checked to be UTF-8 only the
+    /// first time they are seen.
+    pub fn id_bytes(&mut self, raw: &[u8]) -> Result<u32, std::str::Utf8Error> {
+        let (shared, normalize) = (self.shared, self.normalize);
+        self.seen.get_or_try_insert_with(raw, || Ok(shared.id(&normalize(std::str::from_utf8(raw)?))))
+    }
 }
 
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
+/// Keys up to this many bytes are stored in the hash slot itself.
+const INLINE: usize = 15;
+const LONG: u8 = 0xFF;
 
 /// A key's id while the table is still growing: shard and index in shard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -181,49 +199,81 @@ impl KeyId {
     }
 }
 
+/// A key as stored in a slot: up to 15 bytes inline with the length in the
+/// last byte (so a lookup is one 16-byte compare, no pointer chase), or, for
+/// longer keys, offset and length into the shard's arena.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct SlotKey([u8; 16]);
+
+impl SlotKey {
+    /// The inline form of `key`, if it is short enough.
+    fn inline(key: &[u8]) -> Option<SlotKey> {
+        (key.len() <= INLINE).then(|| {
+            let mut bytes = [0u8; 16];
+            bytes[..key.len()].copy_from_slice(key);
+            bytes[15] = key.len() as u8;
+            SlotKey(bytes)
+        })
+    }
+
+    fn long(offset: usize, len: usize) -> SlotKey {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&(offset as u64).to_le_bytes());
+        bytes[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+        bytes[15] = LONG;
+        SlotKey(bytes)
+    }
+
+    fn bytes<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
+        if self.0[15] == LONG {
+            let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")) as usize;
+            let len = u32::from_le_bytes(self.0[8..12].try_into().expect("4 bytes")) as usize;
+            &arena[offset..offset + len]
+        } else {
+            &self.0[..usize::from(self.0[15])]
+        }
+    }
+}
+
+struct Slot<V> {
+    key: SlotKey,
+    local: u32,
+    value: V,
+}
+
 struct Shard<V> {
-    table: HashTable<u32>,
+    table: HashTable<Slot<V>>,
+    /// Bytes of keys longer than [`INLINE`].
     arena: Vec<u8>,
-    /// End of each key in `arena`; key i spans ends[i-1]..ends[i].
-    ends: Vec<u64>,
-    values: Vec<V>,
+    len: u32,
 }
 
 impl<V> Shard<V> {
     fn new() -> Shard<V> {
-        Shard {
-            table: HashTable::new(),
-            arena: Vec::new(),
-            ends: Vec::new(),
-            values: Vec::new(),
+        Shard { table: HashTable::new(), arena: Vec::new(), len: 0 }
+    }
+
+    fn find_index(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        match SlotKey::inline(key) {
+            Some(probe) => self.table.find_bucket_index(hash, |slot| slot.key == probe),
+            None => self.table.find_bucket_index(hash, |slot| {
+                slot.key.0[15] == LONG && slot.key.bytes(&self.arena) == key
+            }),
         }
     }
 
-    fn key(&self, local: u32) -> &[u8] {
-        let i = local as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.arena[start..self.ends[i] as usize]
-    }
-
-    fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
-        self.table
-            .find(hash, |&local| self.key(local) == key)
-            .copied()
-    }
-
-    fn insert(&mut self, hash: u64, key: &[u8], value: V) -> u32 {
-        let local = self.values.len() as u32;
-        self.arena.extend_from_slice(key);
-        self.ends.push(self.arena.len() as u64);
-        self.values.push(value);
-        let (arena, ends) = (&self.arena, &self.ends);
-        let rehash = |&l: &u32| {
-            let i = l as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            hash_bytes(&arena[start..ends[i] as usize])
-        };
-        self.table.insert_unique(hash, local, rehash);
-        local
+    fn insert(&mut self, hash: u64, key: &[u8], value: V) -> usize {
+        let stored = SlotKey::inline(key).unwrap_or_else(|| {
+            let offset = self.arena.len();
+            self.arena.extend_from_slice(key);
+            SlotKey::long(offset, key.len())
+        });
+        let local = self.len;
+        self.len += 1;
+        let arena = &self.arena;
+        let slot = Slot { key: stored, local, value };
+        let bucket = self.table.insert_unique(hash, slot, |s| hash_bytes(s.key.bytes(arena)));
+        bucket.bucket_index()
     }
 }
 
@@ -245,30 +295,62 @@ impl<V: Send> Default for KeyTable<V> {
 
 impl<V: Send> KeyTable<V> {
     pub fn new() -> KeyTable<V> {
-        KeyTable {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
-        }
+        KeyTable { shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect() }
+    }
+
+    /// A table expecting about `keys` keys, so shards need not grow.
+    pub fn with_capacity(keys: usize) -> KeyTable<V> {
+        let per_shard = keys / SHARDS + keys / (SHARDS * 8) + 16;
+        let shards = (0..SHARDS)
+            .map(|_| {
+                let mut shard = Shard::new();
+                shard.table.reserve(per_shard, |_: &Slot<V>| 0);
+                Mutex::new(shard)
+            })
+            .collect();
+        KeyTable { shards }
     }
 
     /// Finds or inserts `key`, then lets `visit` see its value (`true` when
     /// just inserted with `insert`'s value) under the shard's lock.
-    pub fn upsert<R>(
-        &self,
+    pub fn upsert<R>(&self, key: &[u8], insert: impl FnOnce() -> V, visit: impl FnOnce(&mut V, bool) -> R) -> (KeyId, R) {
+        let hash = hash_bytes(key);
+        let shard_index = shard_of(hash);
+        let mut guard = self.shards[shard_index].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(probe) = SlotKey::inline(key) else {
+            return Self::upsert_long(&mut guard, shard_index, hash, key, insert, visit);
+        };
+        let Shard { table, arena, len } = &mut *guard;
+        let (local, result) = match table.entry(hash, |s| s.key == probe, |s| hash_bytes(s.key.bytes(arena))) {
+            hashbrown::hash_table::Entry::Occupied(entry) => {
+                let slot = entry.into_mut();
+                (slot.local, visit(&mut slot.value, false))
+            }
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                let local = *len;
+                *len += 1;
+                let slot = entry.insert(Slot { key: probe, local, value: insert() }).into_mut();
+                (local, visit(&mut slot.value, true))
+            }
+        };
+        (KeyId::new(shard_index, local), result)
+    }
+
+    fn upsert_long<R>(
+        shard: &mut Shard<V>,
+        shard_index: usize,
+        hash: u64,
         key: &[u8],
         insert: impl FnOnce() -> V,
         visit: impl FnOnce(&mut V, bool) -> R,
     ) -> (KeyId, R) {
-        let hash = hash_bytes(key);
-        let shard_index = shard_of(hash);
-        let mut shard = self.shards[shard_index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (local, fresh) = match shard.find(hash, key) {
-            Some(local) => (local, false),
+        let (bucket, fresh) = match shard.find_index(hash, key) {
+            Some(bucket) => (bucket, false),
             None => (shard.insert(hash, key, insert()), true),
         };
-        let result = visit(&mut shard.values[local as usize], fresh);
-        (KeyId::new(shard_index, local), result)
+        let slot = shard.table.get_bucket_mut(bucket).expect("bucket just found");
+        let result = visit(&mut slot.value, fresh);
+        (KeyId::new(shard_index, slot.local), result)
     }
 
     /// Stops growth: ids become dense (0..len) and lookups lock-free.
@@ -277,22 +359,22 @@ impl<V: Send> KeyTable<V> {
             .shards
             .into_vec()
             .into_iter()
-            .map(|m| {
-                m.into_inner()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-            })
+            .map(|m| m.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
             .collect();
         let mut offsets = Vec::with_capacity(SHARDS);
+        let mut buckets = Vec::with_capacity(SHARDS);
         let mut total = 0u32;
         for shard in &shards {
             offsets.push(total);
-            total += shard.values.len() as u32;
+            total += shard.len;
+            let mut by_local = vec![0u32; shard.len as usize];
+            for bucket in shard.table.iter_buckets() {
+                let slot = shard.table.get_bucket(bucket).expect("occupied bucket");
+                by_local[slot.local as usize] = bucket as u32;
+            }
+            buckets.push(by_local);
         }
-        FrozenKeys {
-            shards,
-            offsets,
-            len: total as usize,
-        }
+        FrozenKeys { shards, offsets, buckets, len: total as usize }
     }
 }
 
@@ -300,6 +382,8 @@ impl<V: Send> KeyTable<V> {
 pub struct FrozenKeys<V> {
     shards: Vec<Shard<V>>,
     offsets: Vec<u32>,
+    /// Per shard, the bucket of each local id (buckets no longer move).
+    buckets: Vec<Vec<u32>>,
     len: usize,
 }
 
@@ -322,42 +406,31 @@ impl<V> FrozenKeys<V> {
         let hash = hash_bytes(key);
         let shard_index = shard_of(hash);
         let shard = &self.shards[shard_index];
-        let local = shard.find(hash, key)?;
-        Some((
-            self.offsets[shard_index] + local,
-            &shard.values[local as usize],
-        ))
+        let slot = shard.table.get_bucket(shard.find_index(hash, key)?)?;
+        Some((self.offsets[shard_index] + slot.local, &slot.value))
     }
 
-    fn locate(&self, dense: u32) -> (usize, u32) {
-        let shard = self.offsets.partition_point(|&offset| offset <= dense) - 1;
-        (shard, dense - self.offsets[shard])
+    fn slot(&self, dense: u32) -> (&Shard<V>, &Slot<V>) {
+        let shard_index = self.offsets.partition_point(|&offset| offset <= dense) - 1;
+        let shard = &self.shards[shard_index];
+        let bucket = self.buckets[shard_index][(dense - self.offsets[shard_index]) as usize];
+        (shard, shard.table.get_bucket(bucket as usize).expect("bucket of a dense id"))
     }
 
     pub fn key(&self, dense: u32) -> &[u8] {
-        let (shard, local) = self.locate(dense);
-        self.shards[shard].key(local)
+        let (shard, slot) = self.slot(dense);
+        slot.key.bytes(&shard.arena)
     }
 
     pub fn value(&self, dense: u32) -> &V {
-        let (shard, local) = self.locate(dense);
-        &self.shards[shard].values[local as usize]
+        &self.slot(dense).1.value
     }
 
-    /// Every (dense id, key, value), in dense-id order.
+    /// Every (dense id, key, value), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &[u8], &V)> {
-        self.shards
-            .iter()
-            .zip(&self.offsets)
-            .flat_map(|(shard, &offset)| {
-                (0..shard.values.len() as u32).map(move |local| {
-                    (
-                        offset + local,
-                        shard.key(local),
-                        &shard.values[local as usize],
-                    )
-                })
-            })
+        self.shards.iter().zip(&self.offsets).flat_map(|(shard, &offset)| {
+            shard.table.iter().map(move |slot| (offset + slot.local, slot.key.bytes(&shard.arena), &slot.value))
+        })
     }
 }
 
@@ -405,9 +478,16 @@ mod tests {
         );
         assert!(!fresh);
         assert_eq!(again, ids[42]);
+        let long_key = "a key longer than fifteen bytes".as_bytes();
+        let (long_id, fresh) = table.upsert(long_key, || 7, |_, fresh| fresh);
+        assert!(fresh);
+        assert!(!table.upsert(long_key, || 7, |_, fresh| fresh).1);
         let frozen = table.freeze();
-        assert_eq!(frozen.len(), 5000);
-        let mut seen = vec![false; 5000];
+        assert_eq!(frozen.key(frozen.dense(long_id)), long_key);
+        assert_eq!(frozen.get(long_key).map(|(d, v)| (d, *v)), Some((frozen.dense(long_id), 7)));
+        assert_eq!(frozen.len(), 5001);
+        let mut seen = vec![false; 5001];
+        seen[frozen.dense(long_id) as usize] = true;
         for (key, id) in keys.iter().zip(&ids) {
             let dense = frozen.dense(*id);
             assert_eq!(frozen.get(key.as_bytes()).map(|(d, _)| d), Some(dense));
@@ -417,6 +497,6 @@ mod tests {
         assert!(seen.iter().all(|&s| s));
         assert_eq!(*frozen.get(keys[42].as_bytes()).unwrap().1, 2);
         assert!(frozen.get(b"nope").is_none());
-        assert_eq!(frozen.iter().count(), 5000);
+        assert_eq!(frozen.iter().count(), 5001);
     }
 }

@@ -57,7 +57,9 @@ impl Listing {
         } else {
             options.clone()
         };
-        let table = KeyTable::new();
+        // Listing rows are about 40-60 bytes; sizing up front saves rehashing.
+        let expected = std::fs::metadata(path).map_or(0, |m| m.len() as usize / 48);
+        let table = KeyTable::with_capacity(expected);
         let units = SharedNames::new();
         let result = input::read(
             &[Source::from_path(path)],

@@ -109,7 +109,21 @@ pub enum IndexChoice {
     All,
 }
 
+const EXAMPLES: &str = "  pv-coc --listing listing.csv --units units.csv visits.csv
+      COC per unit and profession, area and region rows, as a table on a terminal.
+  pv-coc --listing listing.csv --as-of 2024-12-31 --index all visits_*.csv > coc.csv
+      Every index for the 18 months ending 2024-12-31, as CSV.
+  pv-coc --listing l.csv --profession läkare v.csv | sort -t, -k8 -g
+      Doctors only, units sorted by value.
+  pv-coc --encoding windows-1252 --decimal-comma export.csv > coc_excel.csv
+      A Windows-1252 Excel export in, Swedish Excel CSV out.
+  pv-coc --listing l.csv --per-patient v.csv
+      One row per eligible patient (contains patient ids).
+";
+
 /// The clap command, with pv-coc's period default; also used for the man page.
 pub fn command() -> clap::Command {
-    CocArgs::command().mut_arg("months", |arg| arg.default_value("18"))
+    CocArgs::command()
+        .mut_arg("months", |arg| arg.default_value("18"))
+        .after_long_help(super::reference(&[&crate::continuity::VISITS, &crate::listing::LISTING], EXAMPLES))
 }

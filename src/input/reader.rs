@@ -518,30 +518,37 @@ impl<S: RowSink> Worker<S> {
     }
 
     /// The fast path: no quotes, so lines and delimiters are all there is.
+    /// A plain byte loop: fields are a few bytes apart, too close for a
+    /// vectorised search to pay off.
     fn split_plain(&mut self, chunk: &Chunk, shared: &Shared, check_utf8: bool) -> u64 {
         let data = &chunk.data[..];
+        let delimiter = chunk.delimiter;
         let mut ends = std::mem::take(&mut self.ends);
+        ends.clear();
         let (mut start, mut line_no, mut rows) = (0usize, 0u32, 0u64);
-        let mut breaks = memchr_iter(b'\n', data);
         while start < data.len() {
-            let end = breaks.next().unwrap_or(data.len());
+            let mut end = start;
+            while end < data.len() {
+                let byte = data[end];
+                if byte == b'\n' {
+                    break;
+                }
+                if byte == delimiter {
+                    ends.push((end - start) as u32);
+                }
+                end += 1;
+            }
             line_no += 1;
             let mut line = &data[start..end];
             start = end + 1;
             if let [rest @ .., b'\r'] = line {
                 line = rest;
             }
-            ends.clear();
-            ends.extend(memchr_iter(chunk.delimiter, line).map(|p| p as u32));
             ends.push(line.len() as u32);
             let fields = Fields::Split { line, ends: &ends };
-            match self.handle(
-                fields,
-                Locator::new(chunk.seq, line_no),
-                line,
-                shared,
-                check_utf8,
-            ) {
+            let handled = self.handle(fields, Locator::new(chunk.seq, line_no), line, shared, check_utf8);
+            ends.clear();
+            match handled {
                 Handled::Row => rows += 1,
                 Handled::Blank => {}
                 Handled::Stop => break,
