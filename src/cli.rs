@@ -338,7 +338,11 @@ pub fn reference(schemas: &[&Schema], examples: &str) -> String {
     for schema in schemas {
         text.push_str(&format!("\n  {}:\n", schema.what));
         for spec in schema.columns {
-            let need = if spec.required { "required" } else { "optional" };
+            let need = if spec.required {
+                "required"
+            } else {
+                "optional"
+            };
             let aliases = input::columns::ALIASES
                 .iter()
                 .find(|(name, _)| *name == spec.name)

@@ -18,6 +18,7 @@ use crate::cli::PeriodSpec;
 use crate::exact::ExactSum;
 use crate::input::{Col, ColumnSpec, Columns, Locator, Row, RowError, RowSink, Schema, values};
 use crate::intern::{FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames};
+use crate::keyindex::key_hash;
 use crate::listing::Listing;
 use crate::period::Window;
 use crate::report::Measure;
@@ -224,12 +225,12 @@ pub struct VisitSink<'a> {
     professions: Memo<Option<u32>>,
     providers: NameCache<'a>,
     units: NameCache<'a>,
-    listed_unit: Memo<Option<u32>>,
+    listed_unit: Memo<u32>,
     counted_contact: Memo<bool>,
-    /// The previous row's patient and its listing, as exports are usually
-    /// grouped by patient.
-    last_patient: Vec<u8>,
-    last_listing: Option<(u32, u32)>,
+    /// Visits waiting for their listing lookup, done a batch at a time so
+    /// the cache misses overlap; their patient ids are in `batch_keys`.
+    batch: Vec<Waiting>,
+    batch_keys: Vec<u8>,
     key: Vec<u8>,
     /// Counted visits in blocks, so grouping can free them as it goes.
     visits: Vec<Vec<Visit>>,
@@ -248,8 +249,16 @@ pub struct VisitSink<'a> {
 
 impl<'a> VisitSink<'a> {
     pub fn new(shared: &'a Shared<'a>, columns: &Columns) -> Result<VisitSink<'a>> {
-        let cols = ["patient_id", "date", "unit", "provider_id", "profession", "contact_type", "visit_id"]
-            .map(|name| columns.col(name));
+        let cols = [
+            "patient_id",
+            "date",
+            "unit",
+            "provider_id",
+            "profession",
+            "contact_type",
+            "visit_id",
+        ]
+        .map(|name| columns.col(name));
         if shared.config.professions.is_some() && !cols[4].is_present() {
             bail!("--profession needs a profession column in the visits (see --col)");
         }
@@ -261,8 +270,8 @@ impl<'a> VisitSink<'a> {
             units: NameCache::verbatim(&shared.units),
             listed_unit: Memo::default(),
             counted_contact: Memo::default(),
-            last_patient: Vec::new(),
-            last_listing: None,
+            batch: Vec::with_capacity(BATCH),
+            batch_keys: Vec::new(),
             key: Vec::new(),
             visits: Vec::new(),
             visit_rows: Vec::new(),
@@ -281,7 +290,9 @@ impl<'a> VisitSink<'a> {
         self.latest = Some(date);
         self.floor = match self.shared.config.period {
             PeriodSpec::Fixed(window) => Some(window.first),
-            PeriodSpec::EndingAtLatest { months } => Window::months_ending(date, months).ok().map(|w| w.first),
+            PeriodSpec::EndingAtLatest { months } => {
+                Window::months_ending(date, months).ok().map(|w| w.first)
+            }
         };
     }
 
@@ -303,57 +314,94 @@ impl<'a> VisitSink<'a> {
         }
     }
 
-    /// The patient's listing (dense id, unit), remembering the last one.
-    fn listing_of(&mut self, listing: &Listing, patient: &[u8]) -> Option<(u32, u32)> {
-        if self.last_patient != patient {
-            self.last_patient.clear();
-            self.last_patient.extend_from_slice(patient);
-            self.last_listing = listing.get(patient).map(|(id, listed)| (id, listed.unit));
+    /// Counts a visit, or its reason not to count (dated `date`).
+    fn record(&mut self, outcome: Result<(Visit, Option<(KeyId, Locator)>), Reason>) {
+        match outcome {
+            Ok((visit, visit_row)) => {
+                self.push(visit);
+                if self.cols[6].is_present() {
+                    self.visit_rows.push(visit_row);
+                }
+            }
+            Err(_) => unreachable!("reasons are recorded with their date"),
         }
-        self.last_listing
     }
 
-    /// The patient relation the visit counts for, or why it does not.
-    fn relation(&mut self, patient: &[u8], unit: Option<&[u8]>) -> Result<Result<u32, Reason>, RowError> {
-        let unit_col = self.cols[2];
-        match &self.shared.population {
-            Population::Listed(listing) => {
-                let Some((id, listed_unit)) = self.listing_of(listing, patient) else {
-                    return Ok(Err(Reason::NotListed));
-                };
-                let visit_unit = match unit {
-                    None => Some(listed_unit),
-                    Some(raw) => self.listed_unit.get_or_try_insert_with(raw, || {
-                        Ok(listing.units.get(utf8(raw, unit_col)?))
-                    })?,
-                };
-                Ok(if visit_unit == Some(listed_unit) { Ok(id) } else { Err(Reason::OtherUnit) })
-            }
-            Population::Visited => {
-                let unit = match unit {
-                    Some(raw) => self.units.id_bytes(raw).map_err(|_| invalid_utf8(unit_col))?,
-                    None => self.units.id(crate::output::ALL_UNITS),
-                };
-                self.key.clear();
-                self.key.extend_from_slice(patient);
-                self.key.push(0xFF);
-                self.key.extend_from_slice(&unit.to_le_bytes());
-                let (id, ()) = self.shared.relations.upsert(&self.key, || unit, |_, _| ());
-                Ok(Ok(id.raw()))
+    fn exclude(&mut self, reason: Reason, date: Date) {
+        *self.excluded.entry((reason, date)).or_default() += 1;
+    }
+
+    /// Looks the waiting visits up in the listing: all slots are touched
+    /// first, then each visit is matched to its patient's listed unit.
+    fn flush_batch(&mut self, listing: &Listing) {
+        for waiting in &self.batch {
+            listing.patients.touch(waiting.hash);
+        }
+        let batch = std::mem::take(&mut self.batch);
+        for waiting in &batch {
+            let key = &self.batch_keys[waiting.key.0 as usize..waiting.key.1 as usize];
+            let outcome = match listing.patients.find(waiting.hash, key) {
+                None => Err(Reason::NotListed),
+                Some((_, &listed)) if waiting.unit.is_some_and(|unit| unit != listed) => {
+                    Err(Reason::OtherUnit)
+                }
+                Some((id, _)) => waiting
+                    .provider
+                    .ok_or(Reason::EmptyProvider)
+                    .map(|provider| {
+                        let visit = Visit {
+                            relation: id,
+                            provider,
+                            date: waiting.date,
+                            group_time: waiting.group_time,
+                        };
+                        (visit, waiting.visit_row)
+                    }),
+            };
+            match outcome {
+                Err(reason) => self.exclude(reason, waiting.date),
+                ok => self.record(ok),
             }
         }
+        self.batch = batch;
+        self.batch.clear();
+        self.batch_keys.clear();
+    }
+
+    /// The relation (patient at a unit) of a visit when there is no listing.
+    fn visited_relation(&mut self, patient: &[u8], unit: Option<&[u8]>) -> Result<u32, RowError> {
+        let unit = match unit {
+            Some(raw) => self
+                .units
+                .id_bytes(raw)
+                .map_err(|_| invalid_utf8(self.cols[2]))?,
+            None => self.units.id(crate::output::ALL_UNITS),
+        };
+        self.key.clear();
+        self.key.extend_from_slice(patient);
+        self.key.push(0xFF);
+        self.key.extend_from_slice(&unit.to_le_bytes());
+        let (id, ()) = self.shared.relations.upsert(&self.key, || unit, |_, _| ());
+        Ok(id.raw())
     }
 
     /// The profession's id, or why the visit does not count.
     fn profession(&mut self, raw: Option<&[u8]>) -> Result<Result<u32, Reason>, RowError> {
         let col = self.cols[4];
         let Some(raw) = raw else {
-            return Ok(if col.is_present() { Err(Reason::NoProfession) } else { Ok(self.shared.professions.id("")) });
+            return Ok(if col.is_present() {
+                Err(Reason::NoProfession)
+            } else {
+                Ok(self.shared.professions.id(""))
+            });
         };
         let (config, names) = (self.shared.config, &self.shared.professions);
         let id = self.professions.get_or_try_insert_with(raw, || {
             let canonical = values::profession(utf8(raw, col)?);
-            let selected = config.professions.as_ref().is_none_or(|list| list.iter().any(|p| *p == canonical));
+            let selected = config
+                .professions
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|p| *p == canonical));
             Ok(selected.then(|| names.id(&canonical)))
         })?;
         Ok(id.ok_or(Reason::Profession))
@@ -372,9 +420,10 @@ impl<'a> VisitSink<'a> {
         })
     }
 
-    /// Why a valid row does not count, or what it counts as.
-    fn classify(&mut self, row: &Row<'_>, patient: &[u8]) -> Result<Result<(u32, u32, u32), Reason>, RowError> {
-        let [_, _, unit, provider, profession, contact_type, _] = self.cols;
+    /// The profession group and provider of a row that passes the contact
+    /// and profession filters, or why it does not count.
+    fn classify(&mut self, row: &Row<'_>) -> Result<Result<(u32, Option<u32>), Reason>, RowError> {
+        let [_, _, _, provider, profession, contact_type, _] = self.cols;
         if !self.counted_contact(row.bytes(contact_type))? {
             return Ok(Err(Reason::ContactType));
         }
@@ -382,16 +431,21 @@ impl<'a> VisitSink<'a> {
             Ok(group) => group,
             Err(reason) => return Ok(Err(reason)),
         };
-        let unit = if unit.is_present() { Some(row.required(unit)?) } else { None };
-        let relation = match self.relation(patient, unit)? {
-            Ok(relation) => relation,
-            Err(reason) => return Ok(Err(reason)),
+        if group >= MAX_PROFESSIONS {
+            return Err(RowError::new(
+                profession.index,
+                "more than 32767 distinct professions",
+            ));
+        }
+        let provider = match row.bytes(provider) {
+            Some(raw) => Some(
+                self.providers
+                    .id_bytes(raw)
+                    .map_err(|_| invalid_utf8(provider))?,
+            ),
+            None => None,
         };
-        let Some(provider_raw) = row.bytes(provider) else {
-            return Ok(Err(Reason::EmptyProvider));
-        };
-        let provider = self.providers.id_bytes(provider_raw).map_err(|_| invalid_utf8(provider))?;
-        Ok(Ok((group, relation, provider)))
+        Ok(Ok((group, provider)))
     }
 }
 
@@ -400,7 +454,10 @@ fn utf8(raw: &[u8], col: Col) -> Result<&str, RowError> {
 }
 
 fn invalid_utf8(col: Col) -> RowError {
-    RowError::new(col.index, "invalid UTF-8; for a Windows-1252 (Excel) export use --encoding windows-1252")
+    RowError::new(
+        col.index,
+        "invalid UTF-8; for a Windows-1252 (Excel) export use --encoding windows-1252",
+    )
 }
 
 /// What a [`VisitSink`] kept, detached from the shared state so that the
@@ -436,35 +493,101 @@ impl RowSink for VisitSink<'_> {
         let [patient_col, date_col, unit_col, .., visit_id_col] = self.cols;
         let patient = row.required(patient_col)?;
         let moment = row.moment(date_col)?;
-        if unit_col.is_present() {
-            row.required(unit_col)?;
-        }
+        let unit = if unit_col.is_present() {
+            Some(row.required(unit_col)?)
+        } else {
+            None
+        };
         self.note_date(moment.date);
-        let repeat_key = row.bytes(visit_id_col).map(|id| {
+        let visit_row = row.bytes(visit_id_col).map(|id| {
             self.rows_with_visit_id += 1;
             let here = row.locator;
-            self.shared.visit_ids.upsert(id, || here, |first, _| *first = (*first).min(here)).0
+            (
+                self.shared
+                    .visit_ids
+                    .upsert(id, || here, |first, _| *first = (*first).min(here))
+                    .0,
+                here,
+            )
         });
         if self.surely_outside(moment.date) {
             self.outside += 1;
             return Ok(());
         }
-        match self.classify(row, patient)? {
-            Err(reason) => *self.excluded.entry((reason, moment.date)).or_default() += 1,
-            Ok((group, relation, provider)) => {
-                if group >= MAX_PROFESSIONS {
-                    return Err(RowError::new(self.cols[4].index, "more than 32767 distinct professions"));
+        let (group, provider) = match self.classify(row)? {
+            Ok(passed) => passed,
+            Err(reason) => {
+                self.exclude(reason, moment.date);
+                return Ok(());
+            }
+        };
+        let time = moment.second_of_day.map_or(0, |s| s + 1);
+        let group_time = (group << TIME_BITS) | time;
+        match self.shared.population {
+            Population::Listed(listing) => {
+                let unit = match unit {
+                    None => None,
+                    Some(raw) => Some(self.listed_unit.get_or_try_insert_with(raw, || {
+                        Ok(listing.units.get(utf8(raw, unit_col)?).unwrap_or(u32::MAX))
+                    })?),
+                };
+                let start = self.batch_keys.len() as u32;
+                self.batch_keys.extend_from_slice(patient);
+                self.batch.push(Waiting {
+                    hash: key_hash(patient),
+                    key: (start, self.batch_keys.len() as u32),
+                    unit,
+                    provider,
+                    date: moment.date,
+                    group_time,
+                    visit_row,
+                });
+                if self.batch.len() == BATCH {
+                    self.flush_batch(listing);
                 }
-                let time = moment.second_of_day.map_or(0, |s| s + 1);
-                self.push(Visit { relation, provider, date: moment.date, group_time: (group << TIME_BITS) | time });
-                if visit_id_col.is_present() {
-                    self.visit_rows.push(repeat_key.map(|key| (key, row.locator)));
+            }
+            Population::Visited => {
+                let relation = self.visited_relation(patient, unit)?;
+                match provider {
+                    None => self.exclude(Reason::EmptyProvider, moment.date),
+                    Some(provider) => self.record(Ok((
+                        Visit {
+                            relation,
+                            provider,
+                            date: moment.date,
+                            group_time,
+                        },
+                        visit_row,
+                    ))),
                 }
             }
         }
         Ok(())
     }
+
+    fn flush(&mut self) {
+        if let Population::Listed(listing) = self.shared.population {
+            self.flush_batch(listing);
+        }
+    }
 }
+
+/// A visit waiting for its listing lookup.
+struct Waiting {
+    hash: u64,
+    /// Range of the patient id in the batch's key buffer.
+    key: (u32, u32),
+    /// The visit's unit as a listing unit id (`u32::MAX` for a unit nobody
+    /// is listed at); `None` without a unit column.
+    unit: Option<u32>,
+    provider: Option<u32>,
+    date: Date,
+    group_time: u32,
+    visit_row: Option<(KeyId, Locator)>,
+}
+
+/// Visits looked up together.
+const BATCH: usize = 32;
 
 /// One patient's result, for `--per-patient`.
 #[derive(Clone, Debug, PartialEq)]
@@ -655,9 +778,9 @@ impl<'a> Relations<'a> {
     ) -> Relations<'a> {
         let (unit_of, unit_names) = match population {
             Population::Listed(listing) => {
-                let mut unit_of = vec![0u32; listing.patients.len()];
-                for (id, _, listed) in listing.patients.iter() {
-                    unit_of[id as usize] = listed.unit;
+                let mut unit_of = vec![0u32; listing.patients.id_bound()];
+                for (id, _, &unit) in listing.patients.iter() {
+                    unit_of[id as usize] = unit;
                 }
                 (unit_of, names_of(&listing.units))
             }

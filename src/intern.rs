@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use hashbrown::{HashMap, HashTable};
 
 /// A fixed-seed hasher: the same on every run and thread.
-fn hash_bytes(bytes: &[u8]) -> u64 {
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     foldhash::fast::FixedState::with_seed(0x5eed_cafe).hash_one(bytes)
 }
 
@@ -96,17 +96,31 @@ impl SharedNames {
 
 /// One thread's memo from raw field bytes to something derived from them
 /// once per distinct value (an id, a yes/no), so rows cost a small lookup.
+/// Values of up to 31 bytes (nearly all: units, staff ids, professions)
+/// are keyed inline, so a lookup compares fixed-size arrays and follows no
+/// pointer.
 #[derive(Debug)]
 pub struct Memo<T> {
-    seen: HashMap<Box<[u8]>, T>,
+    short: HashMap<[u8; 32], T>,
+    long: HashMap<Box<[u8]>, T>,
 }
 
 impl<T> Default for Memo<T> {
     fn default() -> Self {
         Memo {
-            seen: HashMap::new(),
+            short: HashMap::new(),
+            long: HashMap::new(),
         }
     }
+}
+
+fn short_key(raw: &[u8]) -> Option<[u8; 32]> {
+    (raw.len() < 32).then(|| {
+        let mut key = [0u8; 32];
+        key[..raw.len()].copy_from_slice(raw);
+        key[31] = raw.len() as u8;
+        key
+    })
 }
 
 impl<T: Copy> Memo<T> {
@@ -118,12 +132,24 @@ impl<T: Copy> Memo<T> {
     }
 
     /// Like [`Memo::get_or_insert_with`]; a failed derivation is not remembered.
-    pub fn get_or_try_insert_with<E>(&mut self, raw: &[u8], derive: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        if let Some(&value) = self.seen.get(raw) {
+    pub fn get_or_try_insert_with<E>(
+        &mut self,
+        raw: &[u8],
+        derive: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        if let Some(key) = short_key(raw) {
+            if let Some(&value) = self.short.get(&key) {
+                return Ok(value);
+            }
+            let value = derive()?;
+            self.short.insert(key, value);
+            return Ok(value);
+        }
+        if let Some(&value) = self.long.get(raw) {
             return Ok(value);
         }
         let value = derive()?;
-        self.seen.insert(raw.into(), value);
+        self.long.insert(raw.into(), value);
         Ok(value)
     }
 }
@@ -162,7 +188,8 @@ impl<'a> NameCache<'a> {
     /// first time they are seen.
     pub fn id_bytes(&mut self, raw: &[u8]) -> Result<u32, std::str::Utf8Error> {
         let (shared, normalize) = (self.shared, self.normalize);
-        self.seen.get_or_try_insert_with(raw, || Ok(shared.id(&normalize(std::str::from_utf8(raw)?))))
+        self.seen
+            .get_or_try_insert_with(raw, || Ok(shared.id(&normalize(std::str::from_utf8(raw)?))))
     }
 }
 
@@ -202,12 +229,12 @@ impl KeyId {
 /// A key as stored in a slot: up to 15 bytes inline with the length in the
 /// last byte (so a lookup is one 16-byte compare, no pointer chase), or, for
 /// longer keys, offset and length into the shard's arena.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct SlotKey([u8; 16]);
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SlotKey([u8; 16]);
 
 impl SlotKey {
     /// The inline form of `key`, if it is short enough.
-    fn inline(key: &[u8]) -> Option<SlotKey> {
+    pub(crate) fn inline(key: &[u8]) -> Option<SlotKey> {
         (key.len() <= INLINE).then(|| {
             let mut bytes = [0u8; 16];
             bytes[..key.len()].copy_from_slice(key);
@@ -216,7 +243,7 @@ impl SlotKey {
         })
     }
 
-    fn long(offset: usize, len: usize) -> SlotKey {
+    pub(crate) fn long(offset: usize, len: usize) -> SlotKey {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&(offset as u64).to_le_bytes());
         bytes[8..12].copy_from_slice(&(len as u32).to_le_bytes());
@@ -224,7 +251,17 @@ impl SlotKey {
         SlotKey(bytes)
     }
 
-    fn bytes<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
+    /// The same key with a long key's arena offset moved by `by`.
+    pub(crate) fn rebased(self, by: usize) -> SlotKey {
+        if self.0[15] != LONG {
+            return self;
+        }
+        let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")) as usize;
+        let len = u32::from_le_bytes(self.0[8..12].try_into().expect("4 bytes")) as usize;
+        SlotKey::long(offset + by, len)
+    }
+
+    pub(crate) fn bytes<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
         if self.0[15] == LONG {
             let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")) as usize;
             let len = u32::from_le_bytes(self.0[8..12].try_into().expect("4 bytes")) as usize;
@@ -250,7 +287,11 @@ struct Shard<V> {
 
 impl<V> Shard<V> {
     fn new() -> Shard<V> {
-        Shard { table: HashTable::new(), arena: Vec::new(), len: 0 }
+        Shard {
+            table: HashTable::new(),
+            arena: Vec::new(),
+            len: 0,
+        }
     }
 
     fn find_index(&self, hash: u64, key: &[u8]) -> Option<usize> {
@@ -271,8 +312,14 @@ impl<V> Shard<V> {
         let local = self.len;
         self.len += 1;
         let arena = &self.arena;
-        let slot = Slot { key: stored, local, value };
-        let bucket = self.table.insert_unique(hash, slot, |s| hash_bytes(s.key.bytes(arena)));
+        let slot = Slot {
+            key: stored,
+            local,
+            value,
+        };
+        let bucket = self
+            .table
+            .insert_unique(hash, slot, |s| hash_bytes(s.key.bytes(arena)));
         bucket.bucket_index()
     }
 }
@@ -295,7 +342,9 @@ impl<V: Send> Default for KeyTable<V> {
 
 impl<V: Send> KeyTable<V> {
     pub fn new() -> KeyTable<V> {
-        KeyTable { shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect() }
+        KeyTable {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+        }
     }
 
     /// A table expecting about `keys` keys, so shards need not grow.
@@ -313,26 +362,40 @@ impl<V: Send> KeyTable<V> {
 
     /// Finds or inserts `key`, then lets `visit` see its value (`true` when
     /// just inserted with `insert`'s value) under the shard's lock.
-    pub fn upsert<R>(&self, key: &[u8], insert: impl FnOnce() -> V, visit: impl FnOnce(&mut V, bool) -> R) -> (KeyId, R) {
+    pub fn upsert<R>(
+        &self,
+        key: &[u8],
+        insert: impl FnOnce() -> V,
+        visit: impl FnOnce(&mut V, bool) -> R,
+    ) -> (KeyId, R) {
         let hash = hash_bytes(key);
         let shard_index = shard_of(hash);
-        let mut guard = self.shards[shard_index].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self.shards[shard_index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(probe) = SlotKey::inline(key) else {
             return Self::upsert_long(&mut guard, shard_index, hash, key, insert, visit);
         };
         let Shard { table, arena, len } = &mut *guard;
-        let (local, result) = match table.entry(hash, |s| s.key == probe, |s| hash_bytes(s.key.bytes(arena))) {
-            hashbrown::hash_table::Entry::Occupied(entry) => {
-                let slot = entry.into_mut();
-                (slot.local, visit(&mut slot.value, false))
-            }
-            hashbrown::hash_table::Entry::Vacant(entry) => {
-                let local = *len;
-                *len += 1;
-                let slot = entry.insert(Slot { key: probe, local, value: insert() }).into_mut();
-                (local, visit(&mut slot.value, true))
-            }
-        };
+        let (local, result) =
+            match table.entry(hash, |s| s.key == probe, |s| hash_bytes(s.key.bytes(arena))) {
+                hashbrown::hash_table::Entry::Occupied(entry) => {
+                    let slot = entry.into_mut();
+                    (slot.local, visit(&mut slot.value, false))
+                }
+                hashbrown::hash_table::Entry::Vacant(entry) => {
+                    let local = *len;
+                    *len += 1;
+                    let slot = entry
+                        .insert(Slot {
+                            key: probe,
+                            local,
+                            value: insert(),
+                        })
+                        .into_mut();
+                    (local, visit(&mut slot.value, true))
+                }
+            };
         (KeyId::new(shard_index, local), result)
     }
 
@@ -348,7 +411,10 @@ impl<V: Send> KeyTable<V> {
             Some(bucket) => (bucket, false),
             None => (shard.insert(hash, key, insert()), true),
         };
-        let slot = shard.table.get_bucket_mut(bucket).expect("bucket just found");
+        let slot = shard
+            .table
+            .get_bucket_mut(bucket)
+            .expect("bucket just found");
         let result = visit(&mut slot.value, fresh);
         (KeyId::new(shard_index, slot.local), result)
     }
@@ -359,7 +425,10 @@ impl<V: Send> KeyTable<V> {
             .shards
             .into_vec()
             .into_iter()
-            .map(|m| m.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+            })
             .collect();
         let mut offsets = Vec::with_capacity(SHARDS);
         let mut buckets = Vec::with_capacity(SHARDS);
@@ -374,7 +443,12 @@ impl<V: Send> KeyTable<V> {
             }
             buckets.push(by_local);
         }
-        FrozenKeys { shards, offsets, buckets, len: total as usize }
+        FrozenKeys {
+            shards,
+            offsets,
+            buckets,
+            len: total as usize,
+        }
     }
 }
 
@@ -414,7 +488,13 @@ impl<V> FrozenKeys<V> {
         let shard_index = self.offsets.partition_point(|&offset| offset <= dense) - 1;
         let shard = &self.shards[shard_index];
         let bucket = self.buckets[shard_index][(dense - self.offsets[shard_index]) as usize];
-        (shard, shard.table.get_bucket(bucket as usize).expect("bucket of a dense id"))
+        (
+            shard,
+            shard
+                .table
+                .get_bucket(bucket as usize)
+                .expect("bucket of a dense id"),
+        )
     }
 
     pub fn key(&self, dense: u32) -> &[u8] {
@@ -428,9 +508,18 @@ impl<V> FrozenKeys<V> {
 
     /// Every (dense id, key, value), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &[u8], &V)> {
-        self.shards.iter().zip(&self.offsets).flat_map(|(shard, &offset)| {
-            shard.table.iter().map(move |slot| (offset + slot.local, slot.key.bytes(&shard.arena), &slot.value))
-        })
+        self.shards
+            .iter()
+            .zip(&self.offsets)
+            .flat_map(|(shard, &offset)| {
+                shard.table.iter().map(move |slot| {
+                    (
+                        offset + slot.local,
+                        slot.key.bytes(&shard.arena),
+                        &slot.value,
+                    )
+                })
+            })
     }
 }
 
@@ -484,7 +573,10 @@ mod tests {
         assert!(!table.upsert(long_key, || 7, |_, fresh| fresh).1);
         let frozen = table.freeze();
         assert_eq!(frozen.key(frozen.dense(long_id)), long_key);
-        assert_eq!(frozen.get(long_key).map(|(d, v)| (d, *v)), Some((frozen.dense(long_id), 7)));
+        assert_eq!(
+            frozen.get(long_key).map(|(d, v)| (d, *v)),
+            Some((frozen.dense(long_id), 7))
+        );
         assert_eq!(frozen.len(), 5001);
         let mut seen = vec![false; 5001];
         seen[frozen.dense(long_id) as usize] = true;

@@ -12,6 +12,7 @@ pub mod continuity;
 pub mod exact;
 pub mod input;
 pub mod intern;
+pub mod keyindex;
 pub mod listing;
 pub mod output;
 pub mod period;

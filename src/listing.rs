@@ -1,8 +1,8 @@
 //! Listing snapshots (listning): which unit each patient is listed at.
 //!
-//! Loaded once, in parallel, into a [`FrozenKeys`] table so that every tool
-//! can look a visit's patient up without locks. A patient listed twice in
-//! one snapshot is a data error naming both lines.
+//! Loaded once, in parallel, into a [`KeyIndex`] so that every tool can
+//! look a visit's patient up cheaply. A patient listed twice in one
+//! snapshot is a data error naming both lines.
 
 use std::path::Path;
 
@@ -12,7 +12,8 @@ use crate::input::{
     self, Col, ColumnSpec, Columns, Locator, ReadOptions, RejectLog, Row, RowError, RowSink,
     Schema, Source,
 };
-use crate::intern::{FrozenKeys, KeyTable, NameCache, Names, SharedNames};
+use crate::intern::{KeyTable, NameCache, Names, SharedNames};
+use crate::keyindex::{KeyIndex, PendingKeys};
 
 pub static LISTING: Schema = Schema {
     what: "listing",
@@ -27,29 +28,26 @@ pub static LISTING: Schema = Schema {
     ],
 };
 
-/// One patient's listing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Listed {
-    /// Id in [`Listing::units`].
-    pub unit: u32,
-    /// The row it came from, for duplicate reports.
-    pub locator: Locator,
-}
-
 /// A loaded snapshot.
 pub struct Listing {
-    pub patients: FrozenKeys<Listed>,
+    /// Patient id → id of the unit in [`Listing::units`].
+    pub patients: KeyIndex<u32>,
     pub units: Names,
     /// Data rows read.
     pub rows: u64,
     pub rejected: u64,
 }
 
+const DUPLICATE: &str = "the same patient is listed twice in this snapshot";
+
 impl Listing {
-    /// Loads `path`. With `--skip-invalid` the file is read on one thread so
-    /// that a duplicate's first row is always the one kept.
+    /// Loads `path` on every reader thread; keys are sorted into the index
+    /// at the end, where a duplicate is an error naming both lines. With
+    /// `--skip-invalid` the file is read on one thread that spots each
+    /// duplicate as it comes, so the later row is rejected verbatim.
     pub fn load(path: &Path, options: &ReadOptions, rejects: &mut RejectLog) -> Result<Listing> {
-        let options = if options.skip_invalid {
+        let skip = options.skip_invalid;
+        let options = if skip {
             ReadOptions {
                 threads: 1,
                 ..options.clone()
@@ -57,30 +55,52 @@ impl Listing {
         } else {
             options.clone()
         };
-        // Listing rows are about 40-60 bytes; sizing up front saves rehashing.
-        let expected = std::fs::metadata(path).map_or(0, |m| m.len() as usize / 48);
-        let table = KeyTable::with_capacity(expected);
+        let seen = skip.then(KeyTable::new);
         let units = SharedNames::new();
-        let result = input::read(
+        let mut result = input::read(
             &[Source::from_path(path)],
             &LISTING,
             &options,
             rejects,
-            |columns| Ok(ListingSink::new(columns, &table, &units)),
+            |columns| Ok(ListingSink::new(columns, &units, seen.as_ref())),
         )?;
+        let patient_col = result.columns.col("patient_id");
+        let mut pending = PendingKeys::default();
+        for sink in result
+            .sinks
+            .iter_mut()
+            .map(|s| std::mem::take(&mut s.pending))
+        {
+            pending.append(sink);
+        }
+        let mut first_duplicate: Option<(Locator, Locator)> = None;
+        let patients = KeyIndex::build(
+            pending,
+            |a: &(u32, Locator), b: &(u32, Locator)| a.1.cmp(&b.1),
+            |kept, dropped| {
+                if first_duplicate.is_none_or(|(later, _)| dropped.1 < later) {
+                    first_duplicate = Some((dropped.1, kept.1));
+                }
+            },
+            |&(unit, _)| unit,
+        );
+        if let Some((later, earlier)) = first_duplicate {
+            let error = RowError::new(patient_col.index, DUPLICATE).related_to(earlier);
+            return Err(result.row_error(later, &error));
+        }
         let (rows, rejected) = (result.rows, result.rejected);
         drop(result);
         Ok(Listing {
-            patients: table.freeze(),
+            patients,
             units: units.into_names(),
             rows,
             rejected,
         })
     }
 
-    /// The listing of `patient` (raw id bytes): dense patient id and entry.
-    pub fn get(&self, patient: &[u8]) -> Option<(u32, &Listed)> {
-        self.patients.get(patient)
+    /// The listing of `patient` (raw id bytes): patient id and unit id.
+    pub fn get(&self, patient: &[u8]) -> Option<(u32, u32)> {
+        self.patients.get(patient).map(|(id, &unit)| (id, unit))
     }
 
     pub fn unit_name(&self, unit: u32) -> &str {
@@ -91,21 +111,24 @@ impl Listing {
 struct ListingSink<'a> {
     patient: Col,
     unit: Col,
-    table: &'a KeyTable<Listed>,
     units: NameCache<'a>,
+    pending: PendingKeys<(u32, Locator)>,
+    /// With `--skip-invalid`: patients seen so far, to reject repeats.
+    seen: Option<&'a KeyTable<Locator>>,
 }
 
 impl<'a> ListingSink<'a> {
     fn new(
         columns: &Columns,
-        table: &'a KeyTable<Listed>,
         units: &'a SharedNames,
+        seen: Option<&'a KeyTable<Locator>>,
     ) -> ListingSink<'a> {
         ListingSink {
             patient: columns.col("patient_id"),
             unit: columns.col("unit"),
-            table,
             units: NameCache::verbatim(units),
+            pending: PendingKeys::default(),
+            seen,
         }
     }
 }
@@ -114,41 +137,15 @@ impl RowSink for ListingSink<'_> {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
         let patient = row.required(self.patient)?;
         let unit = self.units.id(row.required_text(self.unit)?);
-        let here = Listed {
-            unit,
-            locator: row.locator,
-        };
-        // Keep the earliest row; report the pair at the later one, which is
-        // where a sequential reader would have noticed it.
-        let (_, clash) = self.table.upsert(
-            patient,
-            || here,
-            |stored, fresh| {
-                if fresh {
-                    None
-                } else if here.locator < stored.locator {
-                    let later = stored.locator;
-                    *stored = here;
-                    Some((later, here.locator))
-                } else {
-                    Some((here.locator, stored.locator))
-                }
-            },
-        );
-        match clash {
-            None => Ok(()),
-            Some((later, earlier)) => {
-                let error = RowError::new(
-                    self.patient.index,
-                    "the same patient is listed twice in this snapshot",
-                )
-                .related_to(earlier);
-                Err(if later == row.locator {
-                    error
-                } else {
-                    error.located_at(later)
-                })
+        if let Some(seen) = self.seen {
+            let here = row.locator;
+            let (_, first) =
+                seen.upsert(patient, || here, |first, fresh| (!fresh).then_some(*first));
+            if let Some(first) = first {
+                return Err(RowError::new(self.patient.index, DUPLICATE).related_to(first));
             }
         }
+        self.pending.push(patient, (unit, row.locator));
+        Ok(())
     }
 }

@@ -419,7 +419,10 @@ mod tests {
     fn decimal_comma_switches_the_delimiter() {
         let text = render(Format::Csv, true, &[row(Some(0.5))]);
         assert!(
-            text.lines().nth(1).unwrap().ends_with(";1,500000;3;0,500000;;"),
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with(";1,500000;3;0,500000;;"),
             "{text}"
         );
     }

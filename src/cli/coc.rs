@@ -125,5 +125,8 @@ const EXAMPLES: &str = "  pv-coc --listing listing.csv --units units.csv visits.
 pub fn command() -> clap::Command {
     CocArgs::command()
         .mut_arg("months", |arg| arg.default_value("18"))
-        .after_long_help(super::reference(&[&crate::continuity::VISITS, &crate::listing::LISTING], EXAMPLES))
+        .after_long_help(super::reference(
+            &[&crate::continuity::VISITS, &crate::listing::LISTING],
+            EXAMPLES,
+        ))
 }

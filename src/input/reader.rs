@@ -35,6 +35,11 @@ fn block_size() -> usize {
 /// caller merges them, so a sink must not depend on which rows it saw.
 pub trait RowSink: Send {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError>;
+
+    /// Called after each chunk: a sink that batches rows (to overlap memory
+    /// lookups) finishes its batch here. Must not fail: rows are validated
+    /// in [`RowSink::row`].
+    fn flush(&mut self) {}
 }
 
 /// The sinks of a read, its counts, and what is needed to turn a row's
@@ -509,6 +514,7 @@ impl<S: RowSink> Worker<S> {
         } else {
             self.split_plain(chunk, shared, check_utf8)
         };
+        self.sink.flush();
         let newlines = memchr_iter(b'\n', &chunk.data).count() as u64;
         self.reports.push(ChunkReport {
             seq: chunk.seq,
@@ -518,42 +524,42 @@ impl<S: RowSink> Worker<S> {
     }
 
     /// The fast path: no quotes, so lines and delimiters are all there is.
-    /// A plain byte loop: fields are a few bytes apart, too close for a
-    /// vectorised search to pay off.
+    /// Separators are found eight bytes at a time ([`separators`]); fields
+    /// are too close together for a vectorised search to pay off.
     fn split_plain(&mut self, chunk: &Chunk, shared: &Shared, check_utf8: bool) -> u64 {
         let data = &chunk.data[..];
-        let delimiter = chunk.delimiter;
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
-        let (mut start, mut line_no, mut rows) = (0usize, 0u32, 0u64);
-        while start < data.len() {
-            let mut end = start;
-            while end < data.len() {
-                let byte = data[end];
-                if byte == b'\n' {
-                    break;
-                }
-                if byte == delimiter {
-                    ends.push((end - start) as u32);
-                }
-                end += 1;
+        let (mut start, mut line_no, mut rows, mut stopped) = (0usize, 0u32, 0u64, false);
+        separators(data, chunk.delimiter, |position, is_newline| {
+            if stopped {
+                return;
+            }
+            if !is_newline {
+                ends.push((position - start) as u32);
+                return;
             }
             line_no += 1;
-            let mut line = &data[start..end];
-            start = end + 1;
+            let mut line = &data[start..position];
+            start = position + 1;
             if let [rest @ .., b'\r'] = line {
                 line = rest;
             }
             ends.push(line.len() as u32);
             let fields = Fields::Split { line, ends: &ends };
-            let handled = self.handle(fields, Locator::new(chunk.seq, line_no), line, shared, check_utf8);
-            ends.clear();
-            match handled {
+            match self.handle(
+                fields,
+                Locator::new(chunk.seq, line_no),
+                line,
+                shared,
+                check_utf8,
+            ) {
                 Handled::Row => rows += 1,
                 Handled::Blank => {}
-                Handled::Stop => break,
+                Handled::Stop => stopped = true,
             }
-        }
+            ends.clear();
+        });
         self.ends = ends;
         rows
     }
@@ -641,6 +647,39 @@ impl<S: RowSink> Worker<S> {
                 Handled::Stop
             }
         }
+    }
+}
+
+/// Calls `found(position, is_newline)` for every delimiter and line break
+/// in `data`, in order, and once more at the end for a last line without a
+/// line break. Eight bytes at a time: a byte equal to the delimiter or to
+/// `\n` is a zero byte of `word ^ pattern`, and the mask below marks exactly
+/// the zero bytes.
+fn separators(data: &[u8], delimiter: u8, mut found: impl FnMut(usize, bool)) {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let zero_bytes = |v: u64| !(((v & LOW) + LOW) | v | LOW);
+    let delimiters = u64::from_ne_bytes([delimiter; 8]);
+    let newlines = u64::from_ne_bytes([b'\n'; 8]);
+    let mut words = data.chunks_exact(8);
+    let mut base = 0;
+    for word in words.by_ref() {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let newline_mask = zero_bytes(word ^ newlines);
+        let mut mask = zero_bytes(word ^ delimiters) | newline_mask;
+        while mask != 0 {
+            let bit = mask.trailing_zeros();
+            found(base + (bit / 8) as usize, newline_mask & (1 << bit) != 0);
+            mask &= mask - 1;
+        }
+        base += 8;
+    }
+    for (i, &byte) in words.remainder().iter().enumerate() {
+        if byte == b'\n' || byte == delimiter {
+            found(base + i, byte == b'\n');
+        }
+    }
+    if data.last().is_some_and(|&b| b != b'\n') {
+        found(data.len(), true);
     }
 }
 
@@ -746,6 +785,26 @@ mod tests {
         assert_eq!(last_record_boundary(b"a,\"b\nc\",d\ne"), Some(10));
         assert_eq!(last_record_boundary(b"a,\"b\nc"), None);
         assert_eq!(record_end(b"\"x\ny\",z\n1,2\n"), 8);
+    }
+
+    #[test]
+    fn separators_are_found_in_order() {
+        let data = b"ab,c\n,,xyz\r\nlast,line";
+        let mut seen = Vec::new();
+        separators(data, b',', |p, newline| seen.push((p, newline)));
+        let expected: Vec<(usize, bool)> = data
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b',' || **b == b'\n')
+            .map(|(p, b)| (p, *b == b'\n'))
+            .chain([(data.len(), true)])
+            .collect();
+        assert_eq!(seen, expected);
+        let mut high = Vec::new();
+        separators("å;ö\n;".as_bytes(), b';', |p, newline| {
+            high.push((p, newline))
+        });
+        assert_eq!(high, vec![(2, false), (5, true), (6, false), (7, true)]);
     }
 
     #[test]
