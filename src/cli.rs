@@ -15,7 +15,7 @@ use jiff::civil::Date;
 use crate::catalogue::{self, Tool};
 use crate::input::{self, ColumnOverride, ReadOptions, RejectLog, Schema};
 use crate::output::{self, Format, Style};
-use crate::period::{self, Window};
+use crate::period::{self, PeriodSpec, Window};
 use crate::report::{LevelOverride, Targets};
 use crate::units::Units;
 
@@ -151,25 +151,6 @@ pub struct PeriodArgs {
     /// Last day of an explicit period (with --from)
     #[arg(long, value_name = "DATE", value_parser = period::parse_cli_date, requires = "from")]
     pub to: Option<Date>,
-}
-
-/// A period as asked for: fixed now, or ending on the latest input date.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PeriodSpec {
-    Fixed(Window),
-    EndingAtLatest { months: u32 },
-}
-
-impl PeriodSpec {
-    /// The window once the latest date in the input is known.
-    pub fn window(self, latest: Option<Date>) -> Result<Option<Window>> {
-        match self {
-            PeriodSpec::Fixed(window) => Ok(Some(window)),
-            PeriodSpec::EndingAtLatest { months } => {
-                latest.map(|d| Window::months_ending(d, months)).transpose()
-            }
-        }
-    }
 }
 
 impl PeriodArgs {

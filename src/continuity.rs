@@ -9,18 +9,17 @@ use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use jiff::civil::Date;
 use rayon::prelude::*;
 
 use crate::catalogue::{self, Indicator};
-use crate::cli::PeriodSpec;
 use crate::exact::ExactSum;
 use crate::input::{Col, ColumnSpec, Columns, Locator, Row, RowError, RowSink, Schema, values};
 use crate::intern::{FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames};
 use crate::keyindex::key_hash;
 use crate::listing::Listing;
-use crate::period::Window;
+use crate::period::{PeriodSpec, Window};
 use crate::report::Measure;
 
 pub static VISITS: Schema = Schema {
@@ -260,7 +259,9 @@ impl<'a> VisitSink<'a> {
         ]
         .map(|name| columns.col(name));
         if shared.config.professions.is_some() && !cols[4].is_present() {
-            bail!("--profession needs a profession column in the visits (see --col)");
+            return Err(crate::cli::usage(
+                "--profession needs a profession column in the visits (see --col)",
+            ));
         }
         Ok(VisitSink {
             shared,

@@ -96,18 +96,25 @@ impl SharedNames {
 
 /// One thread's memo from raw field bytes to something derived from them
 /// once per distinct value (an id, a yes/no), so rows cost a small lookup.
-/// Values of up to 31 bytes (nearly all: units, staff ids, professions)
-/// are keyed inline, so a lookup compares fixed-size arrays and follows no
-/// pointer.
+///
+/// Values of up to 31 bytes (nearly all: units, staff ids, professions) are
+/// keyed inline as fixed arrays, and a direct-mapped cache with a cheap
+/// hash sits in front of the map: a hit is one multiply and four word
+/// compares. The cache grows with the number of distinct values.
 #[derive(Debug)]
 pub struct Memo<T> {
+    cache: Vec<Option<([u8; 32], T)>>,
     short: HashMap<[u8; 32], T>,
     long: HashMap<Box<[u8]>, T>,
 }
 
+const MEMO_CACHE_MIN: usize = 64;
+const MEMO_CACHE_MAX: usize = 1 << 14;
+
 impl<T> Default for Memo<T> {
     fn default() -> Self {
         Memo {
+            cache: Vec::new(),
             short: HashMap::new(),
             long: HashMap::new(),
         }
@@ -121,6 +128,15 @@ fn short_key(raw: &[u8]) -> Option<[u8; 32]> {
         key[31] = raw.len() as u8;
         key
     })
+}
+
+/// A cheap mix of the key's four words, to index the cache.
+fn slot_of(key: &[u8; 32], slots: usize) -> usize {
+    let word =
+        |i: usize| u64::from_le_bytes(key[i * 8..i * 8 + 8].try_into().expect("eight bytes"));
+    let mixed =
+        word(0) ^ word(1).rotate_left(17) ^ word(2).rotate_left(31) ^ word(3).rotate_left(47);
+    (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (slots - 1)
 }
 
 impl<T: Copy> Memo<T> {
@@ -137,20 +153,42 @@ impl<T: Copy> Memo<T> {
         raw: &[u8],
         derive: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        if let Some(key) = short_key(raw) {
-            if let Some(&value) = self.short.get(&key) {
+        let Some(key) = short_key(raw) else {
+            if let Some(&value) = self.long.get(raw) {
                 return Ok(value);
             }
             let value = derive()?;
-            self.short.insert(key, value);
+            self.long.insert(raw.into(), value);
+            return Ok(value);
+        };
+        if !self.cache.is_empty()
+            && let Some((cached, value)) = self.cache[slot_of(&key, self.cache.len())]
+            && cached == key
+        {
             return Ok(value);
         }
-        if let Some(&value) = self.long.get(raw) {
-            return Ok(value);
-        }
-        let value = derive()?;
-        self.long.insert(raw.into(), value);
+        let value = match self.short.get(&key) {
+            Some(&value) => value,
+            None => {
+                let value = derive()?;
+                self.short.insert(key, value);
+                self.fit_cache();
+                value
+            }
+        };
+        let slot = slot_of(&key, self.cache.len());
+        self.cache[slot] = Some((key, value));
         Ok(value)
+    }
+
+    /// Keeps the cache at least twice the number of distinct values.
+    fn fit_cache(&mut self) {
+        let wanted = (self.short.len() * 2)
+            .next_power_of_two()
+            .clamp(MEMO_CACHE_MIN, MEMO_CACHE_MAX);
+        if self.cache.len() < wanted {
+            self.cache = vec![None; wanted];
+        }
     }
 }
 
@@ -535,6 +573,29 @@ mod tests {
         assert_eq!(names.id("b"), b);
         assert_eq!(names.ranks()[a as usize], 0);
         assert_eq!(names.ranks()[b as usize], 1);
+    }
+
+    #[test]
+    fn memo_remembers_short_and_long_values_through_cache_growth() {
+        let mut memo: Memo<usize> = Memo::default();
+        let keys: Vec<String> = (0..3000).map(|i| format!("SE2321000016-U{i:04}")).collect();
+        for round in 0..2 {
+            for (i, key) in keys.iter().enumerate() {
+                assert_eq!(
+                    memo.get_or_insert_with(key.as_bytes(), || i + round * 10_000),
+                    i
+                );
+            }
+        }
+        let long = "x".repeat(40);
+        assert_eq!(memo.get_or_insert_with(long.as_bytes(), || 7), 7);
+        assert_eq!(memo.get_or_insert_with(long.as_bytes(), || 8), 7);
+        assert_eq!(
+            memo.get_or_try_insert_with(b"bad", || Err::<usize, ()>(())),
+            Err(())
+        );
+        assert_eq!(memo.get_or_insert_with(b"bad", || 3), 3);
+        assert_eq!(memo.get_or_insert_with(b"", || 4), 4);
     }
 
     #[test]

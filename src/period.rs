@@ -133,6 +133,25 @@ impl Window {
     }
 }
 
+/// A period as asked for: fixed now, or ending on the latest input date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeriodSpec {
+    Fixed(Window),
+    EndingAtLatest { months: u32 },
+}
+
+impl PeriodSpec {
+    /// The window once the latest date in the input is known.
+    pub fn window(self, latest: Option<Date>) -> Result<Option<Window>> {
+        match self {
+            PeriodSpec::Fixed(window) => Ok(Some(window)),
+            PeriodSpec::EndingAtLatest { months } => {
+                latest.map(|d| Window::months_ending(d, months)).transpose()
+            }
+        }
+    }
+}
+
 /// `YYYY-MM`, the `period` label of a calendar month.
 pub fn month_label(date: Date) -> String {
     format!("{:04}-{:02}", date.year(), date.month())

@@ -1132,7 +1132,6 @@ fn crlf(rows: &[&str]) -> String {
 }
 
 #[test]
-#[ignore = "bug: in a chunk with a double quote, CRLF rows after the first are reported one line too early"]
 fn crlf_export_with_quoted_fields_reports_exact_lines() {
     // Line 1 header, 2 and 3 good (one quoted), 4 bad date, 5 ragged.
     let dir = TempDir::new("crlf-quoted");
@@ -1160,7 +1159,6 @@ fn crlf_export_with_quoted_fields_reports_exact_lines() {
 }
 
 #[test]
-#[ignore = "bug: in a chunk with a double quote, a row right after a blank line is reported on the blank line"]
 fn blank_line_before_a_bad_row_in_a_quoted_file() {
     // Line 1 header, 2 quoted good row, 3 blank, 4 bad date.
     let dir = TempDir::new("blank-quoted");
@@ -1174,7 +1172,6 @@ fn blank_line_before_a_bad_row_in_a_quoted_file() {
 }
 
 #[test]
-#[ignore = "bug: a file with CR-only line ends (old Excel for Mac) is read as a header and no rows, exit 0"]
 fn cr_only_line_ends_are_not_silently_dropped() {
     let dir = TempDir::new("cr-only");
     let file = dir.write(

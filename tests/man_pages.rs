@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 fn render(command: clap::Command) -> Vec<u8> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(command).render(&mut page).expect("rendering to memory cannot fail");
+    clap_mangen::Man::new(command)
+        .render(&mut page)
+        .expect("rendering to memory cannot fail");
     page
 }
 
@@ -25,5 +27,8 @@ fn man_pages_match_the_clap_definitions() {
             stale.push(path.display().to_string());
         }
     }
-    assert!(stale.is_empty(), "stale man pages (run scripts/gen-man.sh): {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "stale man pages (run scripts/gen-man.sh): {stale:?}"
+    );
 }

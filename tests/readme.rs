@@ -5,16 +5,32 @@ use std::path::Path;
 use std::process::Command;
 
 fn examples() -> Vec<String> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = readme.split("## Examples").nth(1).expect("README has an Examples section");
-    let block = section.split("```sh").nth(1).and_then(|b| b.split("```").next()).expect("a sh block");
-    block.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("## Examples")
+        .nth(1)
+        .expect("README has an Examples section");
+    let block = section
+        .split("```sh")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block");
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
 fn readme_examples_run() {
     let examples = examples();
-    assert!(examples.len() >= 5, "expected the README's examples, found {examples:?}");
+    assert!(
+        examples.len() >= 5,
+        "expected the README's examples, found {examples:?}"
+    );
     for example in examples {
         let command = example.replace("pv-coc ", &format!("{} ", env!("CARGO_BIN_EXE_pv-coc")));
         let output = Command::new("bash")

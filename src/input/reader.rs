@@ -261,6 +261,7 @@ impl OpenInput {
         };
         let mut blocks = BlockReader {
             inner: reader,
+            cr_line_ends: false,
             carry: Vec::new(),
             eof: false,
             size,
@@ -273,6 +274,7 @@ impl OpenInput {
         if first.starts_with(b"\xEF\xBB\xBF") {
             first.drain(..3);
         }
+
         Self::split_header(source, first, blocks, options)
     }
 
@@ -345,6 +347,8 @@ fn sniff_delimiter(header: &[u8]) -> u8 {
 /// Reads blocks that end on a record boundary.
 struct BlockReader {
     inner: Box<dyn Read>,
+    /// Old Mac files end lines with a lone CR: read those as LF.
+    cr_line_ends: bool,
     /// Bytes read past the last boundary, the start of the next block.
     carry: Vec<u8>,
     eof: bool,
@@ -362,7 +366,16 @@ impl BlockReader {
         loop {
             if !self.eof && buf.len() < want {
                 let missing = (want - buf.len()) as u64;
+                let before = buf.len();
                 let got = self.inner.by_ref().take(missing).read_to_end(buf)?;
+                if self.consumed == 0 {
+                    let start = &buf[before..];
+                    self.cr_line_ends = memchr::memchr(b'\n', start).is_none()
+                        && memchr::memchr(b'\r', start).is_some();
+                }
+                if self.cr_line_ends {
+                    cr_to_lf(&mut buf[before..]);
+                }
                 self.consumed += got as u64;
                 self.eof = (got as u64) < missing;
             }
@@ -377,6 +390,12 @@ impl BlockReader {
             // One record longer than the block: read more.
             want = buf.len() * 2;
         }
+    }
+}
+
+fn cr_to_lf(bytes: &mut [u8]) {
+    for byte in bytes.iter_mut().filter(|b| **b == b'\r') {
+        *byte = b'\n';
     }
 }
 
@@ -573,7 +592,7 @@ impl<S: RowSink> Worker<S> {
             .delimiter(chunk.delimiter)
             .from_reader(data);
         let mut record = std::mem::take(&mut self.record);
-        let mut rows = 0u64;
+        let (mut rows, mut line, mut counted_to) = (0u64, 1u32, 0usize);
         loop {
             let start = reader.position().byte() as usize;
             match reader.read_byte_record(&mut record) {
@@ -581,8 +600,17 @@ impl<S: RowSink> Worker<S> {
                 // Reading from memory cannot fail; stop at the end or if it does.
                 Ok(false) | Err(_) => break,
             }
-            let line = record.position().map_or(1, |p| p.line()) as u32;
             let end = (reader.position().byte() as usize).min(data.len());
+            // The record starts after any blank lines the parser skipped; its
+            // line is one more than the line breaks before it (the csv
+            // crate's own count lags behind on CRLF).
+            let skipped = data[start.min(end)..end]
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+            let record_start = start + skipped;
+            line += memchr_iter(b'\n', &data[counted_to..record_start]).count() as u32;
+            counted_to = record_start;
             let raw = trim_line_breaks(&data[start.min(end)..end]);
             match self.handle(
                 Fields::Csv(&record),

@@ -52,7 +52,7 @@ impl RowError {
 
     /// A value that does not parse as `what` (expected `expected`).
     pub fn invalid(col: Col, raw: &[u8], what: &str, expected: &str) -> RowError {
-        let message = if col.sensitive {
+        let message = if col.sensitive || looks_like_personal_number(raw) {
             format!("cannot parse the value as {what} (expected {expected}; value not shown)")
         } else {
             let shown = String::from_utf8_lossy(raw.trim_ascii());
@@ -74,6 +74,19 @@ impl RowError {
         self.at = Some(row);
         self
     }
+}
+
+/// Whether a value could be a personnummer (10 or 12 digits, perhaps with
+/// `-` or `+`): such values are never echoed, even from a column that
+/// should not hold them (a mis-mapped export).
+fn looks_like_personal_number(raw: &[u8]) -> bool {
+    let raw = raw.trim_ascii();
+    let digits = raw.iter().filter(|b| b.is_ascii_digit()).count();
+    let others = raw
+        .iter()
+        .filter(|b| !b.is_ascii_digit() && !matches!(b, b'-' | b'+'))
+        .count();
+    others == 0 && (digits == 10 || digits == 12)
 }
 
 /// The fields of a row: split directly from an unquoted line (the fast
@@ -193,5 +206,28 @@ impl<'a> Row<'a> {
                     "a non-negative number such as 12 or 1,5",
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_numbers_are_never_echoed() {
+        let col = Col {
+            index: Some(1),
+            sensitive: false,
+        };
+        for raw in ["19121212-1212", "191212121212", "121212-1212", "1212121212"] {
+            let error = RowError::invalid(col, raw.as_bytes(), "a date", "YYYY-MM-DD");
+            assert!(!error.message.contains(raw), "{}", error.message);
+        }
+        let error = RowError::invalid(col, b"2024-13-01", "a date", "YYYY-MM-DD");
+        assert!(
+            error.message.contains("\"2024-13-01\""),
+            "{}",
+            error.message
+        );
     }
 }
