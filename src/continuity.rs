@@ -224,7 +224,6 @@ pub struct VisitSink<'a> {
     professions: Memo<Option<u32>>,
     providers: NameCache<'a>,
     units: NameCache<'a>,
-    listed_unit: Memo<u32>,
     counted_contact: Memo<bool>,
     /// Visits waiting for their listing lookup, done a batch at a time so
     /// the cache misses overlap; their patient ids are in `batch_keys`.
@@ -269,7 +268,6 @@ impl<'a> VisitSink<'a> {
             professions: Memo::default(),
             providers: NameCache::verbatim(&shared.providers),
             units: NameCache::verbatim(&shared.units),
-            listed_unit: Memo::default(),
             counted_contact: Memo::default(),
             batch: Vec::with_capacity(BATCH),
             batch_keys: Vec::new(),
@@ -332,32 +330,43 @@ impl<'a> VisitSink<'a> {
         *self.excluded.entry((reason, date)).or_default() += 1;
     }
 
-    /// Looks the waiting visits up in the listing: all slots are touched
-    /// first, then each visit is matched to its patient's listed unit.
+    /// Looks the waiting visits up in the listing: all slots (and the
+    /// providers' memo slots) are touched first, then each visit is matched
+    /// to its patient's listed unit. Rows in a sink are valid UTF-8 (the
+    /// reader checked), so nothing here can fail.
     fn flush_batch(&mut self, listing: &Listing) {
+        let text = |range: (u32, u32)| range.0 as usize..range.1 as usize;
         for waiting in &self.batch {
             listing.patients.touch(waiting.hash);
+            if let Some(provider) = waiting.provider {
+                self.providers.touch(&self.batch_keys[text(provider)]);
+            }
         }
         let batch = std::mem::take(&mut self.batch);
         for waiting in &batch {
-            let key = &self.batch_keys[waiting.key.0 as usize..waiting.key.1 as usize];
-            let outcome = match listing.patients.find(waiting.hash, key) {
+            let patient = &self.batch_keys[text(waiting.patient)];
+            let outcome = match listing.patients.find(waiting.hash, patient) {
                 None => Err(Reason::NotListed),
-                Some((_, &listed)) if waiting.unit.is_some_and(|unit| unit != listed) => {
+                Some((_, &listed))
+                    if waiting.unit.is_some_and(|unit| {
+                        &self.batch_keys[text(unit)] != listing.unit_name(listed).as_bytes()
+                    }) =>
+                {
                     Err(Reason::OtherUnit)
                 }
-                Some((id, _)) => waiting
-                    .provider
-                    .ok_or(Reason::EmptyProvider)
-                    .map(|provider| {
+                Some((id, _)) => match waiting.provider {
+                    None => Err(Reason::EmptyProvider),
+                    Some(provider) => {
+                        let provider = self.providers.id_valid(&self.batch_keys[text(provider)]);
                         let visit = Visit {
                             relation: id,
                             provider,
                             date: waiting.date,
                             group_time: waiting.group_time,
                         };
-                        (visit, waiting.visit_row)
-                    }),
+                        Ok((visit, waiting.visit_row))
+                    }
+                },
             };
             match outcome {
                 Err(reason) => self.exclude(reason, waiting.date),
@@ -367,6 +376,13 @@ impl<'a> VisitSink<'a> {
         self.batch = batch;
         self.batch.clear();
         self.batch_keys.clear();
+    }
+
+    /// Appends `bytes` to the batch's text and returns its range.
+    fn keep_text(&mut self, bytes: &[u8]) -> (u32, u32) {
+        let start = self.batch_keys.len() as u32;
+        self.batch_keys.extend_from_slice(bytes);
+        (start, self.batch_keys.len() as u32)
     }
 
     /// The relation (patient at a unit) of a visit when there is no listing.
@@ -421,10 +437,10 @@ impl<'a> VisitSink<'a> {
         })
     }
 
-    /// The profession group and provider of a row that passes the contact
-    /// and profession filters, or why it does not count.
-    fn classify(&mut self, row: &Row<'_>) -> Result<Result<(u32, Option<u32>), Reason>, RowError> {
-        let [_, _, _, provider, profession, contact_type, _] = self.cols;
+    /// The profession group of a row that passes the contact and
+    /// profession filters, or why it does not count.
+    fn classify(&mut self, row: &Row<'_>) -> Result<Result<u32, Reason>, RowError> {
+        let [_, _, _, _, profession, contact_type, _] = self.cols;
         if !self.counted_contact(row.bytes(contact_type))? {
             return Ok(Err(Reason::ContactType));
         }
@@ -438,15 +454,7 @@ impl<'a> VisitSink<'a> {
                 "more than 32767 distinct professions",
             ));
         }
-        let provider = match row.bytes(provider) {
-            Some(raw) => Some(
-                self.providers
-                    .id_bytes(raw)
-                    .map_err(|_| invalid_utf8(provider))?,
-            ),
-            None => None,
-        };
-        Ok(Ok((group, provider)))
+        Ok(Ok(group))
     }
 }
 
@@ -491,7 +499,14 @@ impl VisitSink<'_> {
 
 impl RowSink for VisitSink<'_> {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
-        let [patient_col, date_col, unit_col, .., visit_id_col] = self.cols;
+        let [
+            patient_col,
+            date_col,
+            unit_col,
+            provider_col,
+            ..,
+            visit_id_col,
+        ] = self.cols;
         let patient = row.required(patient_col)?;
         let moment = row.moment(date_col)?;
         let unit = if unit_col.is_present() {
@@ -515,34 +530,28 @@ impl RowSink for VisitSink<'_> {
             self.outside += 1;
             return Ok(());
         }
-        let (group, provider) = match self.classify(row)? {
-            Ok(passed) => passed,
+        let group = match self.classify(row)? {
+            Ok(group) => group,
             Err(reason) => {
                 self.exclude(reason, moment.date);
                 return Ok(());
             }
         };
+        let provider = row.bytes(provider_col);
         let time = moment.second_of_day.map_or(0, |s| s + 1);
         let group_time = (group << TIME_BITS) | time;
         match self.shared.population {
             Population::Listed(listing) => {
-                let unit = match unit {
-                    None => None,
-                    Some(raw) => Some(self.listed_unit.get_or_try_insert_with(raw, || {
-                        Ok(listing.units.get(utf8(raw, unit_col)?).unwrap_or(u32::MAX))
-                    })?),
-                };
-                let start = self.batch_keys.len() as u32;
-                self.batch_keys.extend_from_slice(patient);
-                self.batch.push(Waiting {
+                let waiting = Waiting {
                     hash: key_hash(patient),
-                    key: (start, self.batch_keys.len() as u32),
-                    unit,
-                    provider,
+                    patient: self.keep_text(patient),
+                    unit: unit.map(|unit| self.keep_text(unit)),
+                    provider: provider.map(|provider| self.keep_text(provider)),
                     date: moment.date,
                     group_time,
                     visit_row,
-                });
+                };
+                self.batch.push(waiting);
                 if self.batch.len() == BATCH {
                     self.flush_batch(listing);
                 }
@@ -551,15 +560,19 @@ impl RowSink for VisitSink<'_> {
                 let relation = self.visited_relation(patient, unit)?;
                 match provider {
                     None => self.exclude(Reason::EmptyProvider, moment.date),
-                    Some(provider) => self.record(Ok((
-                        Visit {
+                    Some(raw) => {
+                        let provider = self
+                            .providers
+                            .id_bytes(raw)
+                            .map_err(|_| invalid_utf8(provider_col))?;
+                        let visit = Visit {
                             relation,
                             provider,
                             date: moment.date,
                             group_time,
-                        },
-                        visit_row,
-                    ))),
+                        };
+                        self.record(Ok((visit, visit_row)));
+                    }
                 }
             }
         }
@@ -573,15 +586,15 @@ impl RowSink for VisitSink<'_> {
     }
 }
 
-/// A visit waiting for its listing lookup.
+/// A visit waiting for its listing lookup; its texts are ranges in the
+/// batch's byte buffer.
 struct Waiting {
     hash: u64,
-    /// Range of the patient id in the batch's key buffer.
-    key: (u32, u32),
-    /// The visit's unit as a listing unit id (`u32::MAX` for a unit nobody
-    /// is listed at); `None` without a unit column.
-    unit: Option<u32>,
-    provider: Option<u32>,
+    patient: (u32, u32),
+    /// The visit's unit; `None` without a unit column.
+    unit: Option<(u32, u32)>,
+    /// `None` when empty.
+    provider: Option<(u32, u32)>,
     date: Date,
     group_time: u32,
     visit_row: Option<(KeyId, Locator)>,
@@ -687,8 +700,7 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
     let relation_info = Relations::new(&population, &relations, &units);
 
     let mut excluded: BTreeMap<Reason, u64> = BTreeMap::new();
-    let mut sinks = sinks;
-    for sink in &mut sinks {
+    for sink in &sinks {
         *excluded.entry(Reason::OutsideWindow).or_default() += sink.outside;
         for (&(reason, date), &n) in &sink.excluded {
             let reason = if window.contains(date) {
@@ -708,7 +720,7 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
         }
     };
     let grouped = group_by_relation(
-        &mut sinks,
+        &sinks,
         relation_info.unit_of.len(),
         &window,
         &visit_ids,
@@ -829,25 +841,32 @@ struct Grouped {
 }
 
 /// A counting sort of the counted visits by relation, keeping only visits
-/// inside the window and the first row of each visit_id.
+/// inside the window and the first row of each visit_id. The scatter runs
+/// on every thread: each owns a range of relations (and so a disjoint part
+/// of the output) and scans all visits for its own.
 fn group_by_relation(
-    sinks: &mut [Folded],
+    sinks: &[Folded],
     relation_count: usize,
     window: &Window,
     visit_ids: &FrozenKeys<Locator>,
     provider_ranks: &[u32],
-    dense: impl Fn(&Visit) -> u32,
+    dense: impl Fn(&Visit) -> u32 + Sync,
     excluded: &mut BTreeMap<Reason, u64>,
 ) -> Grouped {
+    let repeats: Vec<Option<Vec<bool>>> = sinks
+        .iter()
+        .map(|sink| repeated_rows(sink, visit_ids))
+        .collect();
+    let kept = |sink: usize, i: usize, visit: &Visit| {
+        window.contains(visit.date) && !repeats[sink].as_ref().is_some_and(|r| r[i])
+    };
     let mut starts = vec![0u32; relation_count + 1];
-    let mut dropped: BTreeMap<Reason, u64> = BTreeMap::new();
-    for sink in sinks.iter() {
-        let repeats = repeated_rows(sink, visit_ids);
+    for (s, sink) in sinks.iter().enumerate() {
         for (i, visit) in sink.visits.iter().flatten().enumerate() {
             if !window.contains(visit.date) {
-                *dropped.entry(Reason::OutsideWindow).or_default() += 1;
-            } else if repeats.as_ref().is_some_and(|r| r[i]) {
-                *dropped.entry(Reason::DuplicateVisitId).or_default() += 1;
+                *excluded.entry(Reason::OutsideWindow).or_default() += 1;
+            } else if !kept(s, i, visit) {
+                *excluded.entry(Reason::DuplicateVisitId).or_default() += 1;
             } else {
                 starts[dense(visit) as usize + 1] += 1;
             }
@@ -857,25 +876,45 @@ fn group_by_relation(
         starts[i] += starts[i - 1];
     }
     let total = starts[relation_count] as usize;
-    let mut slims = vec![
-        Slim {
-            date: window.first,
-            group_time: 0,
-            provider_rank: 0
-        };
-        total
-    ];
-    let mut next = starts.clone();
-    for sink in sinks.iter_mut() {
-        let repeats = repeated_rows(sink, visit_ids);
-        let mut i = 0usize;
-        for block in std::mem::take(&mut sink.visits) {
-            for visit in block {
-                let keep = window.contains(visit.date) && !repeats.as_ref().is_some_and(|r| r[i]);
-                i += 1;
-                if keep {
-                    let slot = &mut next[dense(&visit) as usize];
-                    slims[*slot as usize] = Slim {
+    let empty = Slim {
+        date: window.first,
+        group_time: 0,
+        provider_rank: 0,
+    };
+    let mut slims = vec![empty; total];
+
+    // Relation ranges with about equal numbers of visits, one per thread.
+    let tasks = rayon::current_num_threads().max(1);
+    let mut cuts: Vec<usize> = (1..tasks)
+        .map(|t| {
+            starts
+                .partition_point(|&start| (start as usize) < total * t / tasks)
+                .min(relation_count)
+        })
+        .collect();
+    cuts.insert(0, 0);
+    cuts.push(relation_count);
+    cuts.dedup();
+    let mut parts = Vec::new();
+    let mut rest: &mut [Slim] = &mut slims;
+    for range in cuts.windows(2) {
+        let len = (starts[range[1]] - starts[range[0]]) as usize;
+        let (part, tail) = rest.split_at_mut(len);
+        parts.push((range[0]..range[1], part));
+        rest = tail;
+    }
+    parts.into_par_iter().for_each(|(relations, part)| {
+        let base = starts[relations.start];
+        let mut next: Vec<u32> = starts[relations.clone()]
+            .iter()
+            .map(|&s| s - base)
+            .collect();
+        for (s, sink) in sinks.iter().enumerate() {
+            for (i, visit) in sink.visits.iter().flatten().enumerate() {
+                let relation = dense(visit) as usize;
+                if relations.contains(&relation) && kept(s, i, visit) {
+                    let slot = &mut next[relation - relations.start];
+                    part[*slot as usize] = Slim {
                         date: visit.date,
                         group_time: visit.group_time,
                         provider_rank: provider_ranks[visit.provider as usize],
@@ -884,10 +923,7 @@ fn group_by_relation(
                 }
             }
         }
-    }
-    for (reason, n) in dropped {
-        *excluded.entry(reason).or_default() += n;
-    }
+    });
     Grouped { starts, slims }
 }
 

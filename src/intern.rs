@@ -18,6 +18,21 @@ use std::sync::Mutex;
 
 use hashbrown::{HashMap, HashTable};
 
+/// Asks the CPU to start loading `value`'s cache line, without waiting for
+/// it: batched lookups prefetch every slot first so the misses overlap.
+#[inline]
+pub(crate) fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults or changes memory,
+    // and the pointer comes from a live reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// A fixed-seed hasher: the same on every run and thread.
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     foldhash::fast::FixedState::with_seed(0x5eed_cafe).hash_one(bytes)
@@ -181,6 +196,16 @@ impl<T: Copy> Memo<T> {
         Ok(value)
     }
 
+    /// Loads the cache slot of `raw`, so a lookup soon after finds it in the
+    /// CPU cache; used to overlap the misses of a batch of lookups.
+    pub fn touch(&self, raw: &[u8]) {
+        if let Some(key) = short_key(raw)
+            && !self.cache.is_empty()
+        {
+            prefetch(&self.cache[slot_of(&key, self.cache.len())]);
+        }
+    }
+
     /// Keeps the cache at least twice the number of distinct values.
     fn fit_cache(&mut self) {
         let wanted = (self.short.len() * 2)
@@ -220,6 +245,19 @@ impl<'a> NameCache<'a> {
         let (shared, normalize) = (self.shared, self.normalize);
         self.seen
             .get_or_insert_with(text.as_bytes(), || shared.id(&normalize(text)))
+    }
+
+    /// See [`Memo::touch`].
+    pub fn touch(&self, raw: &[u8]) {
+        self.seen.touch(raw);
+    }
+
+    /// The id of raw field bytes already known to be UTF-8 (invalid bytes
+    /// would be replaced).
+    pub fn id_valid(&mut self, raw: &[u8]) -> u32 {
+        let (shared, normalize) = (self.shared, self.normalize);
+        self.seen
+            .get_or_insert_with(raw, || shared.id(&normalize(&String::from_utf8_lossy(raw))))
     }
 
     /// The id of raw field bytes; they are checked to be UTF-8 only the

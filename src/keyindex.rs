@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
-use crate::intern::{SlotKey, hash_bytes};
+use crate::intern::{SlotKey, hash_bytes, prefetch};
 
 /// Keys gathered by one reader thread, to be merged and built.
 pub struct PendingKeys<V> {
@@ -172,11 +172,9 @@ impl<W> KeyIndex<W> {
     /// Loads the slot `hash` starts at, so that a later [`KeyIndex::find`]
     /// finds it in cache; call it for a batch of keys before looking them up.
     pub fn touch(&self, hash: u64) {
-        std::hint::black_box(
-            self.slots
-                .get(ideal(hash, self.spread))
-                .map(|slot| slot.hash),
-        );
+        if let Some(slot) = self.slots.get(ideal(hash, self.spread)) {
+            prefetch(slot);
+        }
     }
 
     /// Id and value of `key`, whose [`key_hash`] is `hash`.
