@@ -101,13 +101,15 @@ pub struct PatientCounts {
 }
 
 impl PatientCounts {
-    /// Counts from providers listed in visit order.
-    pub fn from_sequence(providers_in_order: &[u32]) -> PatientCounts {
+    /// Counts from providers listed in visit order. The slice is sorted in
+    /// place once the visit order has been used, to count per provider
+    /// without allocating.
+    pub fn from_sequence(providers_in_order: &mut [u32]) -> PatientCounts {
         let same_as_previous = providers_in_order
             .windows(2)
             .filter(|pair| pair[0] == pair[1])
             .count() as u32;
-        let mut sorted = providers_in_order.to_vec();
+        let sorted = providers_in_order;
         sorted.sort_unstable();
         let mut counts = PatientCounts {
             visits: sorted.len() as u32,
@@ -744,7 +746,11 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
                 patient_id: String::from_utf8_lossy(relation_info.patient_id(relation))
                     .into_owned(),
                 counts,
-                values,
+                values: config
+                    .indexes
+                    .iter()
+                    .map(|&index| values[index as usize])
+                    .collect(),
             })
         },
     );
@@ -953,7 +959,7 @@ fn pool_patients<F>(
     keep: F,
 ) -> (PoolMap, Vec<PatientRow>)
 where
-    F: Fn(u32, u32, PatientCounts, Vec<Option<f64>>) -> Option<PatientRow> + Sync,
+    F: Fn(u32, u32, PatientCounts, [Option<f64>; 5]) -> Option<PatientRow> + Sync,
 {
     let relation_count = unit_of.len();
     let parts = (rayon::current_num_threads() * 8).max(1);
@@ -961,7 +967,7 @@ where
     (0..relation_count.div_ceil(step))
         .into_par_iter()
         .map(|part| {
-            let mut pools = PoolMap::new();
+            let mut pools: HashMap<(u32, u32), Pool> = HashMap::new();
             let mut rows = Vec::new();
             let mut visits: Vec<Slim> = Vec::new();
             let mut providers: Vec<u32> = Vec::new();
@@ -988,14 +994,14 @@ where
                     let group = run[0].group_time >> TIME_BITS;
                     providers.clear();
                     providers.extend(run.iter().map(|v| v.provider_rank));
-                    let counts = PatientCounts::from_sequence(&providers);
+                    let counts = PatientCounts::from_sequence(&mut providers);
                     let pool = pools.entry((unit, group)).or_default();
                     if let Some(values) = add_patient(pool, &counts, config) {
                         rows.extend(keep(relation as u32, group, counts, values));
                     }
                 }
             }
-            (pools, rows)
+            (pools.into_iter().collect::<PoolMap>(), rows)
         })
         .reduce(
             || (PoolMap::new(), Vec::new()),
@@ -1010,11 +1016,12 @@ where
 }
 
 /// Adds one patient's values to `pool`; returns them if the patient is eligible.
+/// Values are indexed by [`Index`] as usize.
 fn add_patient(
     pool: &mut Pool,
     counts: &PatientCounts,
     config: &Config,
-) -> Option<Vec<Option<f64>>> {
+) -> Option<[Option<f64>; 5]> {
     pool.patient_groups += 1;
     if counts.visits < config.min_visits {
         return None;
@@ -1023,14 +1030,14 @@ fn add_patient(
     if counts.visits == 1 {
         pool.single_visit += 1;
     }
-    let mut values = Vec::with_capacity(config.indexes.len());
+    let mut values = [None; 5];
     for &index in &config.indexes {
         let value = index.of(counts);
         if let Some(value) = value {
             pool.sums[index as usize].add(value);
             pool.counts[index as usize] += 1;
         }
-        values.push(value);
+        values[index as usize] = value;
     }
     Some(values)
 }
@@ -1041,8 +1048,8 @@ mod tests {
 
     /// Provider letters in visit order → counts.
     fn counts(sequence: &str) -> PatientCounts {
-        let providers: Vec<u32> = sequence.bytes().map(u32::from).collect();
-        PatientCounts::from_sequence(&providers)
+        let mut providers: Vec<u32> = sequence.bytes().map(u32::from).collect();
+        PatientCounts::from_sequence(&mut providers)
     }
 
     fn value(index: Index, sequence: &str) -> f64 {
