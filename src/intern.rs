@@ -327,16 +327,6 @@ impl SlotKey {
         SlotKey(bytes)
     }
 
-    /// The same key with a long key's arena offset moved by `by`.
-    pub(crate) fn rebased(self, by: usize) -> SlotKey {
-        if self.0[15] != LONG {
-            return self;
-        }
-        let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")) as usize;
-        let len = u32::from_le_bytes(self.0[8..12].try_into().expect("4 bytes")) as usize;
-        SlotKey::long(offset + by, len)
-    }
-
     pub(crate) fn bytes<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
         if self.0[15] == LONG {
             let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")) as usize;

@@ -61,18 +61,6 @@ impl<V> PendingKeys<V> {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-
-    /// Moves `other`'s keys into this one.
-    pub fn append(&mut self, other: PendingKeys<V>) {
-        let base = self.arena.len();
-        self.arena.extend_from_slice(&other.arena);
-        self.entries
-            .extend(other.entries.into_iter().map(|e| Pending {
-                hash: e.hash,
-                key: e.key.rebased(base),
-                value: e.value,
-            }));
-    }
 }
 
 #[derive(Clone, Copy, Default)]
@@ -93,59 +81,112 @@ pub struct KeyIndex<W> {
 }
 
 impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
-    /// Builds the index. Equal keys are ordered by `order` on their values;
-    /// the first is kept and `duplicate(kept, dropped)` sees each other one.
-    /// `keep` turns a pending value into the stored one.
+    /// Builds the index from the keys each reader thread gathered. Equal
+    /// keys are ordered by `order` on their values; the first is kept and
+    /// `duplicate(kept, dropped)` sees each other one. `keep` turns a
+    /// pending value into the stored one. Each part is sorted on its own
+    /// thread and the parts are merged straight into the slots, so no
+    /// combined copy is ever made.
     pub fn build<V: Send + Sync>(
-        pending: PendingKeys<V>,
+        mut parts: Vec<PendingKeys<V>>,
         order: impl Fn(&V, &V) -> Ordering + Sync,
         mut duplicate: impl FnMut(&V, &V),
         keep: impl Fn(&V) -> W,
     ) -> KeyIndex<W> {
-        let PendingKeys { mut entries, arena } = pending;
-        entries.par_sort_unstable_by(|a, b| {
+        let compare = |a: &Pending<V>, a_arena: &[u8], b: &Pending<V>, b_arena: &[u8]| {
             a.hash
                 .cmp(&b.hash)
-                .then_with(|| a.key.bytes(&arena).cmp(b.key.bytes(&arena)))
+                .then_with(|| a.key.bytes(a_arena).cmp(b.key.bytes(b_arena)))
                 .then_with(|| order(&a.value, &b.value))
-        });
-        let spread = (entries.len() as u64 * 5 / 4).max(1);
-        let mut slots: Vec<Slot<W>> = Vec::with_capacity(spread as usize + 64);
-        let mut kept_arena = Vec::new();
-        let mut last: Option<usize> = None;
-        let mut len = 0;
-        for (i, entry) in entries.iter().enumerate() {
-            if let Some(previous) = last {
-                let kept = &entries[previous];
-                if kept.hash == entry.hash && kept.key.bytes(&arena) == entry.key.bytes(&arena) {
+        };
+        if let [single] = &mut parts[..] {
+            let arena = &single.arena;
+            single
+                .entries
+                .par_sort_unstable_by(|a, b| compare(a, arena, b, arena));
+        } else {
+            parts.par_iter_mut().for_each(|part| {
+                let arena = &part.arena;
+                part.entries
+                    .sort_unstable_by(|a, b| compare(a, arena, b, arena));
+            });
+        }
+        let total: usize = parts.iter().map(PendingKeys::len).sum();
+        let spread = (total as u64 * 5 / 4).max(1);
+        let mut builder = Builder {
+            slots: Vec::with_capacity(spread as usize + 64),
+            arena: Vec::new(),
+            spread,
+            len: 0,
+        };
+        let mut heads = vec![0usize; parts.len()];
+        let mut last: Option<(usize, usize)> = None;
+        loop {
+            // The smallest head among the parts (there are only a few).
+            let mut next: Option<usize> = None;
+            for (p, part) in parts.iter().enumerate() {
+                if heads[p] < part.entries.len()
+                    && next.is_none_or(|n| {
+                        compare(
+                            &part.entries[heads[p]],
+                            &part.arena,
+                            &parts[n].entries[heads[n]],
+                            &parts[n].arena,
+                        ) == Ordering::Less
+                    })
+                {
+                    next = Some(p);
+                }
+            }
+            let Some(p) = next else { break };
+            let (entry, arena) = (&parts[p].entries[heads[p]], &parts[p].arena[..]);
+            heads[p] += 1;
+            if let Some((lp, li)) = last {
+                let kept = &parts[lp].entries[li];
+                if kept.hash == entry.hash
+                    && kept.key.bytes(&parts[lp].arena) == entry.key.bytes(arena)
+                {
                     duplicate(&kept.value, &entry.value);
                     continue;
                 }
             }
-            last = Some(i);
-            let position = ideal(entry.hash, spread).max(slots.len());
-            slots.resize(position, Slot::default());
-            let key = SlotKey::inline(entry.key.bytes(&arena)).unwrap_or_else(|| {
-                let bytes = entry.key.bytes(&arena);
-                let offset = kept_arena.len();
-                kept_arena.extend_from_slice(bytes);
-                SlotKey::long(offset, bytes.len())
-            });
-            slots.push(Slot {
-                hash: entry.hash,
-                key,
-                value: keep(&entry.value),
-            });
-            len += 1;
+            last = Some((p, heads[p] - 1));
+            builder.place(entry.hash, entry.key.bytes(arena), keep(&entry.value));
         }
-        if (slots.len() as u64) < spread {
-            slots.resize(spread as usize, Slot::default());
+        builder.finish()
+    }
+}
+
+/// Lays sorted entries into slots.
+struct Builder<W> {
+    slots: Vec<Slot<W>>,
+    arena: Vec<u8>,
+    spread: u64,
+    len: usize,
+}
+
+impl<W: Copy + Default> Builder<W> {
+    fn place(&mut self, hash: u64, key: &[u8], value: W) {
+        let position = ideal(hash, self.spread).max(self.slots.len());
+        self.slots.resize(position, Slot::default());
+        let key = SlotKey::inline(key).unwrap_or_else(|| {
+            let offset = self.arena.len();
+            self.arena.extend_from_slice(key);
+            SlotKey::long(offset, key.len())
+        });
+        self.slots.push(Slot { hash, key, value });
+        self.len += 1;
+    }
+
+    fn finish(mut self) -> KeyIndex<W> {
+        if (self.slots.len() as u64) < self.spread {
+            self.slots.resize(self.spread as usize, Slot::default());
         }
         KeyIndex {
-            slots,
-            arena: kept_arena,
-            spread,
-            len,
+            slots: self.slots,
+            arena: self.arena,
+            spread: self.spread,
+            len: self.len,
         }
     }
 }
@@ -218,14 +259,15 @@ impl<W> KeyIndex<W> {
 mod tests {
     use super::*;
 
+    /// Builds from keys spread over two parts, as two reader threads would.
     fn build(keys: &[(&str, u32)]) -> (KeyIndex<u32>, Vec<(u32, u32)>) {
-        let mut pending = PendingKeys::default();
-        for &(key, value) in keys {
-            pending.push(key.as_bytes(), value);
+        let mut parts = vec![PendingKeys::default(), PendingKeys::default()];
+        for (i, &(key, value)) in keys.iter().enumerate() {
+            parts[i % 2].push(key.as_bytes(), value);
         }
         let mut dups = Vec::new();
         let index = KeyIndex::build(
-            pending,
+            parts,
             |a: &u32, b: &u32| a.cmp(b),
             |kept, dropped| dups.push((*kept, *dropped)),
             |v| *v,
@@ -247,14 +289,14 @@ mod tests {
             }
         }
         pending.push(b"a patient id that is longer than fifteen bytes", 99_999);
-        pending.append(other);
+        other.push(b"another id that is longer than fifteen bytes", 88_888);
         let index = KeyIndex::build(
-            pending,
+            vec![pending, other],
             |a: &u32, b: &u32| a.cmp(b),
             |_, _| panic!("no duplicates"),
             |v| *v,
         );
-        assert_eq!(index.len(), 20_001);
+        assert_eq!(index.len(), 20_002);
         for (i, key) in keys.iter().enumerate() {
             let (id, value) = index.get(key.as_bytes()).unwrap();
             assert_eq!(*value, i as u32);
@@ -267,7 +309,7 @@ mod tests {
         );
         assert!(index.get(b"1900000000000").is_none());
         assert!(index.get(b"").is_none());
-        assert_eq!(index.iter().count(), 20_001);
+        assert_eq!(index.iter().count(), 20_002);
     }
 
     #[test]

@@ -65,14 +65,11 @@ impl Listing {
             |columns| Ok(ListingSink::new(columns, &units, seen.as_ref())),
         )?;
         let patient_col = result.columns.col("patient_id");
-        let mut pending = PendingKeys::default();
-        for sink in result
+        let pending: Vec<PendingKeys<(u32, Locator)>> = result
             .sinks
             .iter_mut()
             .map(|s| std::mem::take(&mut s.pending))
-        {
-            pending.append(sink);
-        }
+            .collect();
         let mut first_duplicate: Option<(Locator, Locator)> = None;
         let patients = KeyIndex::build(
             pending,
