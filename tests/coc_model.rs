@@ -108,7 +108,8 @@ const PROFESSIONS: &[(&str, &str)] = &[
     ("ssk", "nurse"),
     ("Fysioterapeut", "physio"),
     ("sjukgymnast", "physio"),
-    ("Psykolog", "psykolog"),
+    ("Psykolog", "psychologist"),
+    ("Barnmorska", "barnmorska"),
 ];
 
 const CONTACTS: &[(&str, &str)] = &[
@@ -545,7 +546,7 @@ const PROFESSION_FILTERS: [(Option<&str>, &[&str]); 3] = [
     (Some("läkare"), &["doctor"]),
     (
         Some("ssk,fysioterapeut,psykolog"),
-        &["nurse", "physio", "psykolog"],
+        &["nurse", "physio", "psychologist"],
     ),
 ];
 

@@ -358,7 +358,18 @@ impl Columns {
                 .find(|o| o.canonical == spec.name)
                 .map(|o| format!(" (--col names {:?}, which is not there)", o.header))
                 .unwrap_or_default();
-            let found: Vec<String> = self.headers.iter().map(|h| format!("{h:?}")).collect();
+            // A file without a header row shows data here: never echo ids.
+            let found: Vec<String> = self
+                .headers
+                .iter()
+                .map(|h| {
+                    if super::row::looks_like_personal_number(h.as_bytes()) {
+                        "(a personnummer: is the header row missing?)".to_string()
+                    } else {
+                        format!("{h:?}")
+                    }
+                })
+                .collect();
             bail!(
                 "{source}: missing {} column {:?}{named}; also accepted: {}; found columns: {}; \
                  name it with --col {}=HEADER",

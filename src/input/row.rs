@@ -76,17 +76,13 @@ impl RowError {
     }
 }
 
-/// Whether a value could be a personnummer (10 or 12 digits, perhaps with
-/// `-` or `+`): such values are never echoed, even from a column that
-/// should not hold them (a mis-mapped export).
-fn looks_like_personal_number(raw: &[u8]) -> bool {
-    let raw = raw.trim_ascii();
-    let digits = raw.iter().filter(|b| b.is_ascii_digit()).count();
-    let others = raw
-        .iter()
-        .filter(|b| !b.is_ascii_digit() && !matches!(b, b'-' | b'+'))
-        .count();
-    others == 0 && (digits == 10 || digits == 12)
+/// Whether a value holds something that could be a personnummer: a run of
+/// digits (with `-` or `+` inside) of 10 digits or more. Such values are
+/// never echoed, even from a column that should not hold them (a mis-mapped
+/// export, a file without its header row).
+pub(crate) fn looks_like_personal_number(raw: &[u8]) -> bool {
+    raw.split(|b| !(b.is_ascii_digit() || matches!(b, b'-' | b'+')))
+        .any(|run| run.iter().filter(|b| b.is_ascii_digit()).count() >= 10)
 }
 
 /// The fields of a row: split directly from an unquoted line (the fast
@@ -219,7 +215,13 @@ mod tests {
             index: Some(1),
             sensitive: false,
         };
-        for raw in ["19121212-1212", "191212121212", "121212-1212", "1212121212"] {
+        for raw in [
+            "19121212-1212",
+            "191212121212",
+            "121212-1212",
+            "1212121212",
+            "x2024-19121212-1212",
+        ] {
             let error = RowError::invalid(col, raw.as_bytes(), "a date", "YYYY-MM-DD");
             assert!(!error.message.contains(raw), "{}", error.message);
         }

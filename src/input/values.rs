@@ -94,6 +94,29 @@ const PROFESSIONS: &[(&str, &[&str])] = &[
             "ft",
         ],
     ),
+    (
+        "psychologist",
+        &[
+            "psychologist",
+            "psykolog",
+            "leg psykolog",
+            "psykoterapeut",
+            "psychotherapist",
+        ],
+    ),
+    (
+        "counsellor",
+        &["counsellor", "counselor", "kurator", "socialarbetare"],
+    ),
+    (
+        "occupational therapist",
+        &[
+            "occupational therapist",
+            "arbetsterapeut",
+            "leg arbetsterapeut",
+        ],
+    ),
+    ("dietitian", &["dietitian", "dietist", "leg dietist"]),
 ];
 
 /// `doctor`, `nurse`, `physio`, or the value lowercased.
@@ -304,7 +327,9 @@ mod tests {
             assert_eq!(profession(raw), "physio", "{raw}");
         }
         assert_eq!(profession("Undersköterska"), "undersköterska");
-        assert_eq!(profession(" Psykolog "), "psykolog");
+        assert_eq!(profession("Psykolog"), "psychologist");
+        assert_eq!(profession("Kurator"), "counsellor");
+        assert_eq!(profession(" Barnmorska "), "barnmorska");
     }
 
     #[test]
