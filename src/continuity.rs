@@ -847,9 +847,10 @@ struct Grouped {
 }
 
 /// A counting sort of the counted visits by relation, keeping only visits
-/// inside the window and the first row of each visit_id. The scatter runs
-/// on every thread: each owns a range of relations (and so a disjoint part
-/// of the output) and scans all visits for its own.
+/// inside the window and the first row of each visit_id. Every thread owns
+/// an equal range of relations (ids are spread by hash, so the ranges hold
+/// about equal numbers of visits): it counts its range over all visits,
+/// then, once the offsets are known, writes its range's part of the output.
 fn group_by_relation(
     sinks: &[Folded],
     relation_count: usize,
@@ -863,74 +864,114 @@ fn group_by_relation(
         .iter()
         .map(|sink| repeated_rows(sink, visit_ids))
         .collect();
-    let kept = |sink: usize, i: usize, visit: &Visit| {
-        window.contains(visit.date) && !repeats[sink].as_ref().is_some_and(|r| r[i])
+    let tasks = rayon::current_num_threads().max(1);
+    let ranges: Vec<std::ops::Range<usize>> = (0..tasks)
+        .map(|t| relation_count * t / tasks..relation_count * (t + 1) / tasks)
+        .filter(|range| !range.is_empty())
+        .collect();
+    let kept = Kept {
+        sinks,
+        repeats: &repeats,
+        window,
+        dense: &dense,
     };
-    let mut starts = vec![0u32; relation_count + 1];
-    for (s, sink) in sinks.iter().enumerate() {
-        for (i, visit) in sink.visits.iter().flatten().enumerate() {
-            if !window.contains(visit.date) {
-                *excluded.entry(Reason::OutsideWindow).or_default() += 1;
-            } else if !kept(s, i, visit) {
-                *excluded.entry(Reason::DuplicateVisitId).or_default() += 1;
-            } else {
-                starts[dense(visit) as usize + 1] += 1;
-            }
-        }
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
+    let counts: Vec<Vec<u32>> = ranges
+        .par_iter()
+        .map(|range| {
+            let mut counts = vec![0u32; range.len()];
+            kept.each_in(range, |relation, _| counts[relation - range.start] += 1);
+            counts
+        })
+        .collect();
+    let mut starts = Vec::with_capacity(relation_count + 1);
+    starts.push(0u32);
+    for count in counts.iter().flatten() {
+        starts.push(starts[starts.len() - 1] + count);
     }
     let total = starts[relation_count] as usize;
+    count_dropped(sinks, window, total, excluded);
+
     let empty = Slim {
         date: window.first,
         group_time: 0,
         provider_rank: 0,
     };
     let mut slims = vec![empty; total];
-
-    // Relation ranges with about equal numbers of visits, one per thread.
-    let tasks = rayon::current_num_threads().max(1);
-    let mut cuts: Vec<usize> = (1..tasks)
-        .map(|t| {
-            starts
-                .partition_point(|&start| (start as usize) < total * t / tasks)
-                .min(relation_count)
-        })
-        .collect();
-    cuts.insert(0, 0);
-    cuts.push(relation_count);
-    cuts.dedup();
     let mut parts = Vec::new();
     let mut rest: &mut [Slim] = &mut slims;
-    for range in cuts.windows(2) {
-        let len = (starts[range[1]] - starts[range[0]]) as usize;
-        let (part, tail) = rest.split_at_mut(len);
-        parts.push((range[0]..range[1], part));
+    for range in &ranges {
+        let (part, tail) = rest.split_at_mut((starts[range.end] - starts[range.start]) as usize);
+        parts.push((range.clone(), part));
         rest = tail;
     }
-    parts.into_par_iter().for_each(|(relations, part)| {
-        let base = starts[relations.start];
-        let mut next: Vec<u32> = starts[relations.clone()]
-            .iter()
-            .map(|&s| s - base)
-            .collect();
-        for (s, sink) in sinks.iter().enumerate() {
+    parts.into_par_iter().for_each(|(range, part)| {
+        let base = starts[range.start];
+        let mut next: Vec<u32> = starts[range.clone()].iter().map(|&s| s - base).collect();
+        kept.each_in(&range, |relation, visit| {
+            let slot = &mut next[relation - range.start];
+            part[*slot as usize] = Slim {
+                date: visit.date,
+                group_time: visit.group_time,
+                provider_rank: provider_ranks[visit.provider as usize],
+            };
+            *slot += 1;
+        });
+    });
+    Grouped { starts, slims }
+}
+
+/// The recorded visits that stay: inside the window, first of their visit_id.
+struct Kept<'a, D> {
+    sinks: &'a [Folded],
+    repeats: &'a [Option<Vec<bool>>],
+    window: &'a Window,
+    dense: &'a D,
+}
+
+impl<D: Fn(&Visit) -> u32> Kept<'_, D> {
+    /// Calls `each(relation, visit)` for the kept visits of relations in `range`.
+    fn each_in(&self, range: &std::ops::Range<usize>, mut each: impl FnMut(usize, &Visit)) {
+        for (s, sink) in self.sinks.iter().enumerate() {
             for (i, visit) in sink.visits.iter().flatten().enumerate() {
-                let relation = dense(visit) as usize;
-                if relations.contains(&relation) && kept(s, i, visit) {
-                    let slot = &mut next[relation - relations.start];
-                    part[*slot as usize] = Slim {
-                        date: visit.date,
-                        group_time: visit.group_time,
-                        provider_rank: provider_ranks[visit.provider as usize],
-                    };
-                    *slot += 1;
+                let relation = (self.dense)(visit) as usize;
+                if range.contains(&relation)
+                    && self.window.contains(visit.date)
+                    && !self.repeats[s].as_ref().is_some_and(|r| r[i])
+                {
+                    each(relation, visit);
                 }
             }
         }
-    });
-    Grouped { starts, slims }
+    }
+}
+
+/// Counts the recorded visits that fell out: outside the final window, or
+/// repeating an earlier visit_id (`kept` were kept).
+fn count_dropped(
+    sinks: &[Folded],
+    window: &Window,
+    kept: usize,
+    excluded: &mut BTreeMap<Reason, u64>,
+) {
+    let recorded: usize = sinks
+        .iter()
+        .map(|sink| sink.visits.iter().map(Vec::len).sum::<usize>())
+        .sum();
+    let outside: usize = sinks
+        .par_iter()
+        .map(|sink| {
+            sink.visits
+                .iter()
+                .flatten()
+                .filter(|v| !window.contains(v.date))
+                .count()
+        })
+        .sum();
+    let repeated = recorded - kept - outside;
+    *excluded.entry(Reason::OutsideWindow).or_default() += outside as u64;
+    if repeated > 0 {
+        *excluded.entry(Reason::DuplicateVisitId).or_default() += repeated as u64;
+    }
 }
 
 /// Per counted visit of `sink`, whether an earlier row had its visit_id.

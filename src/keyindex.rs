@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
-use crate::intern::{SlotKey, hash_bytes, prefetch};
+use crate::intern::{SlotKey, hash_bytes, prefetch_once};
 
 /// Keys gathered by one reader thread, to be merged and built.
 pub struct PendingKeys<V> {
@@ -214,7 +214,7 @@ impl<W> KeyIndex<W> {
     /// finds it in cache; call it for a batch of keys before looking them up.
     pub fn touch(&self, hash: u64) {
         if let Some(slot) = self.slots.get(ideal(hash, self.spread)) {
-            prefetch(slot);
+            prefetch_once(slot);
         }
     }
 
