@@ -46,15 +46,27 @@ impl Progress {
         let position = sizes[..index].iter().sum::<u64>() + consumed;
         if self.bar.is_none() && self.started.elapsed() >= QUIET_PERIOD {
             let total = sizes.iter().sum();
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            // Start from where the read is, so the rate is not a jump from zero.
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+                .with_position(position)
+                .with_elapsed(self.started.elapsed());
             let style = ProgressStyle::with_template(
-                "{spinner} reading {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta} left) {wide_bar}",
+                "{spinner} reading {binary_bytes}/{binary_total_bytes} {msg} {wide_bar}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             self.bar = Some(bar);
         }
         if let Some(bar) = &self.bar {
+            // Rate over the whole read: indicatif's own estimate starts when
+            // the bar appears, two seconds in, and jumps at first.
+            let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+            let rate = position as f64 / seconds;
+            let left = (sizes.iter().sum::<u64>().saturating_sub(position)) as f64 / rate.max(1.0);
+            bar.set_message(format!(
+                "({:.0} MiB/s, {left:.0} s left)",
+                rate / 1_048_576.0
+            ));
             bar.set_position(position);
         }
     }
