@@ -3,11 +3,11 @@
 //! and exit codes: 0 ok, 1 data or I/O error, 2 usage error.
 
 use std::fmt;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use encoding_rs::Encoding;
 use jiff::civil::Date;
@@ -294,19 +294,6 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
                 .downcast_ref::<csv::Error>()
                 .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == io::ErrorKind::BrokenPipe))
     })
-}
-
-/// Whether stderr is a terminal (for progress bars).
-pub fn stderr_is_terminal() -> bool {
-    io::stderr().is_terminal()
-}
-
-/// Fails with a usage error when `condition` holds.
-pub fn ensure_usage(condition: bool, message: &str) -> Result<()> {
-    if condition {
-        bail!(UsageError(message.to_string()));
-    }
-    Ok(())
 }
 
 /// The reference part of `--help` and the man page: the input columns of

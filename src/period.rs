@@ -229,6 +229,12 @@ mod tests {
     }
 
     #[test]
+    fn month_labels() {
+        assert_eq!(month_label(date(2024, 3, 31)), "2024-03");
+        assert_eq!(month_label(date(987, 12, 1)), "0987-12");
+    }
+
+    #[test]
     fn day_numbers_count_calendar_days() {
         assert_eq!(day_number(date(1970, 1, 1)), 0);
         assert_eq!(days_between(date(2024, 3, 5), date(2024, 3, 8)), 3);
