@@ -4,10 +4,12 @@
 //! * [`SharedNames`] holds a small vocabulary shared by all reader threads;
 //!   each thread keeps a [`NameCache`] in front of it, so the lock is taken
 //!   once per distinct raw value per thread, not per row.
-//! * [`KeyTable`] holds millions of keys (patient ids) compactly: key bytes
-//!   in per-shard arenas, the hash table holding only 4-byte indexes. It is
-//!   sharded so threads insert concurrently; [`KeyTable::freeze`] turns it
-//!   into a lock-free [`FrozenKeys`] with dense ids.
+//! * [`KeyTable`] holds keys that turn up while reading (patient-unit pairs
+//!   without a listing, visit ids): keys of up to 15 bytes sit inline in
+//!   the hash slots, longer ones in per-shard arenas. It is sharded so
+//!   threads insert concurrently; [`KeyTable::freeze`] turns it into a
+//!   lock-free [`FrozenKeys`] with dense ids. (A listing, known in full
+//!   before it is used, goes into a [`crate::keyindex::KeyIndex`] instead.)
 //!
 //! Ids depend on which thread saw a key first, so they are never an output
 //! order: outputs sort by the names, and [`Names::ranks`] gives name order.
@@ -426,19 +428,6 @@ impl<V: Send> KeyTable<V> {
         KeyTable {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
         }
-    }
-
-    /// A table expecting about `keys` keys, so shards need not grow.
-    pub fn with_capacity(keys: usize) -> KeyTable<V> {
-        let per_shard = keys / SHARDS + keys / (SHARDS * 8) + 16;
-        let shards = (0..SHARDS)
-            .map(|_| {
-                let mut shard = Shard::new();
-                shard.table.reserve(per_shard, |_: &Slot<V>| 0);
-                Mutex::new(shard)
-            })
-            .collect();
-        KeyTable { shards }
     }
 
     /// Finds or inserts `key`, then lets `visit` see its value (`true` when
