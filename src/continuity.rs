@@ -315,16 +315,11 @@ impl<'a> VisitSink<'a> {
         }
     }
 
-    /// Counts a visit, or its reason not to count (dated `date`).
-    fn record(&mut self, outcome: Result<(Visit, Option<(KeyId, Locator)>), Reason>) {
-        match outcome {
-            Ok((visit, visit_row)) => {
-                self.push(visit);
-                if self.cols[6].is_present() {
-                    self.visit_rows.push(visit_row);
-                }
-            }
-            Err(_) => unreachable!("reasons are recorded with their date"),
+    /// Counts a visit (with its visit_id and row, when the column exists).
+    fn record(&mut self, visit: Visit, visit_row: Option<(KeyId, Locator)>) {
+        self.push(visit);
+        if self.cols[6].is_present() {
+            self.visit_rows.push(visit_row);
         }
     }
 
@@ -372,7 +367,7 @@ impl<'a> VisitSink<'a> {
             };
             match outcome {
                 Err(reason) => self.exclude(reason, waiting.date),
-                ok => self.record(ok),
+                Ok((visit, visit_row)) => self.record(visit, visit_row),
             }
         }
         self.batch = batch;
@@ -573,7 +568,7 @@ impl RowSink for VisitSink<'_> {
                             date: moment.date,
                             group_time,
                         };
-                        self.record(Ok((visit, visit_row)));
+                        self.record(visit, visit_row);
                     }
                 }
             }

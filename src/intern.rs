@@ -25,12 +25,7 @@ use hashbrown::{HashMap, HashTable};
 #[inline]
 pub(crate) fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; it never faults or changes memory,
-    // and the pointer comes from a live reference anyway.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast());
-    }
+    prefetch_hint::<{ std::arch::x86_64::_MM_HINT_T0 }, T>(value);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
 }
@@ -41,13 +36,17 @@ pub(crate) fn prefetch<T>(value: &T) {
 #[inline]
 pub(crate) fn prefetch_once<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as for `prefetch`.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_NTA, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_NTA>((value as *const T).cast());
-    }
+    prefetch_hint::<{ std::arch::x86_64::_MM_HINT_NTA }, T>(value);
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn prefetch_hint<const HINT: i32, T>(value: &T) {
+    // SAFETY: a prefetch is only a hint; it never faults or changes memory,
+    // and the pointer comes from a live reference anyway.
+    unsafe { std::arch::x86_64::_mm_prefetch::<HINT>((value as *const T).cast()) }
 }
 
 /// A fixed-seed hasher: the same on every run and thread.

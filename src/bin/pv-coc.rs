@@ -62,7 +62,7 @@ fn run(args: CocArgs) -> Result<()> {
         .into_iter()
         .map(VisitSink::into_folded)
         .collect();
-    let outcome = continuity::finish(folded, shared)?;
+    let mut outcome = continuity::finish(folded, shared)?;
 
     if args.coc.per_patient {
         write_patients(&outcome, &config, style)?;
@@ -74,7 +74,7 @@ fn run(args: CocArgs) -> Result<()> {
             targets: &targets,
             min_cell: args.output.min_cell,
         };
-        let rows = report.rows(outcome.measures.clone());
+        let rows = report.rows(std::mem::take(&mut outcome.measures));
         output::write_indicator_rows(output::stdout(), style, &rows)?;
     }
     let skipped = cli::finish_rejects(&args.input, &rejects)?;

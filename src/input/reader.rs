@@ -55,11 +55,6 @@ pub struct ReadResult<S> {
 }
 
 impl<S> ReadResult<S> {
-    /// "visits.csv: line 12" (or "line 12" for stdin).
-    pub fn describe(&self, locator: Locator) -> String {
-        self.places.describe(locator)
-    }
-
     /// An error about one row, worded like every other row error.
     pub fn row_error(&self, locator: Locator, error: &RowError) -> anyhow::Error {
         anyhow!(self.places.message(locator, error, &self.columns))
@@ -528,13 +523,13 @@ impl<S: RowSink> Worker<S> {
             return;
         }
         let check_utf8 = std::str::from_utf8(&chunk.data).is_err();
-        let rows = if chunk.quoted {
-            self.parse_quoted(chunk, shared, check_utf8)
+        let (rows, newlines) = if chunk.quoted {
+            let rows = self.parse_quoted(chunk, shared, check_utf8);
+            (rows, memchr_iter(b'\n', &chunk.data).count() as u64)
         } else {
             self.split_plain(chunk, shared, check_utf8)
         };
         self.sink.flush();
-        let newlines = memchr_iter(b'\n', &chunk.data).count() as u64;
         self.reports.push(ChunkReport {
             seq: chunk.seq,
             newlines,
@@ -544,13 +539,18 @@ impl<S: RowSink> Worker<S> {
 
     /// The fast path: no quotes, so lines and delimiters are all there is.
     /// Separators are found eight bytes at a time ([`separators`]); fields
-    /// are too close together for a vectorised search to pay off.
-    fn split_plain(&mut self, chunk: &Chunk, shared: &Shared, check_utf8: bool) -> u64 {
+    /// are too close together for a vectorised search to pay off. Returns
+    /// the rows and the line breaks seen.
+    fn split_plain(&mut self, chunk: &Chunk, shared: &Shared, check_utf8: bool) -> (u64, u64) {
         let data = &chunk.data[..];
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
         let (mut start, mut line_no, mut rows, mut stopped) = (0usize, 0u32, 0u64, false);
+        let mut newlines = 0u64;
         separators(data, chunk.delimiter, |position, is_newline| {
+            if is_newline && position < data.len() {
+                newlines += 1;
+            }
             if stopped {
                 return;
             }
@@ -580,7 +580,7 @@ impl<S: RowSink> Worker<S> {
             ends.clear();
         });
         self.ends = ends;
-        rows
+        (rows, newlines)
     }
 
     /// Chunks with quotes go through the csv crate.
