@@ -14,6 +14,7 @@ use jiff::civil::Date;
 
 use crate::catalogue::{self, Tool};
 use crate::input::{self, ColumnOverride, ReadOptions, RejectLog, Schema};
+use crate::listing::{ListedCounts, Listing};
 use crate::output::{self, Format, Style};
 use crate::period::{self, PeriodSpec, Window};
 use crate::report::{LevelOverride, Targets};
@@ -154,6 +155,8 @@ pub struct PeriodArgs {
 }
 
 impl PeriodArgs {
+    /// The period of a tool whose default is a fixed number of months
+    /// ending on the latest date in the input (pv-coc: 18).
     pub fn spec(&self, default_months: u32) -> Result<PeriodSpec> {
         let months = self.months.unwrap_or(default_months);
         match (self.from, self.to, self.as_of) {
@@ -163,6 +166,53 @@ impl PeriodArgs {
             (_, _, Some(as_of)) => Ok(PeriodSpec::Fixed(Window::months_ending(as_of, months)?)),
             _ => Ok(PeriodSpec::EndingAtLatest { months }),
         }
+    }
+
+    /// The period of a tool whose default is the whole span of dates in
+    /// the input: `--as-of` alone ends a period of `months_with_as_of`
+    /// months, `--months` alone ends on the latest date.
+    pub fn spec_or_span(&self, months_with_as_of: u32) -> Result<PeriodSpec> {
+        if self.from.is_none() && self.as_of.is_none() && self.months.is_none() {
+            return Ok(PeriodSpec::InputSpan);
+        }
+        self.spec(months_with_as_of)
+    }
+}
+
+/// The listed population that rates per listed patient and payments per
+/// listed patient are based on: a snapshot, or counts per unit.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Listed population")]
+pub struct ListedArgs {
+    /// Listing snapshot (patient_id, unit): listed patients = its rows per unit
+    #[arg(long, value_name = "FILE", conflicts_with = "listed")]
+    pub listing: Option<PathBuf>,
+
+    /// Listed counts per unit (unit, listed), instead of a snapshot
+    #[arg(long, value_name = "FILE")]
+    pub listed: Option<PathBuf>,
+}
+
+impl ListedArgs {
+    /// Listed patients per unit from whichever file was given.
+    pub fn load(
+        &self,
+        options: &ReadOptions,
+        rejects: &mut RejectLog,
+    ) -> Result<Option<ListedCounts>> {
+        if let Some(path) = &self.listed {
+            return ListedCounts::load(path, options, rejects).map(Some);
+        }
+        self.listing
+            .as_deref()
+            .map(|path| {
+                Listing::load(path, options, rejects).map(|l| ListedCounts::from_listing(&l))
+            })
+            .transpose()
+    }
+
+    pub fn is_given(&self) -> bool {
+        self.listing.is_some() || self.listed.is_some()
     }
 }
 

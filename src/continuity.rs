@@ -294,13 +294,16 @@ impl<'a> VisitSink<'a> {
             PeriodSpec::EndingAtLatest { months } => {
                 Window::months_ending(date, months).ok().map(|w| w.first)
             }
+            PeriodSpec::InputSpan => None,
         };
     }
 
     fn surely_outside(&self, date: Date) -> bool {
         match self.shared.config.period {
             PeriodSpec::Fixed(window) => !window.contains(date),
-            PeriodSpec::EndingAtLatest { .. } => self.floor.is_some_and(|floor| date < floor),
+            PeriodSpec::EndingAtLatest { .. } | PeriodSpec::InputSpan => {
+                self.floor.is_some_and(|floor| date < floor)
+            }
         }
     }
 
@@ -673,7 +676,7 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
         has_professions,
         ..Outcome::default()
     };
-    let Some(window) = config.period.window(latest)? else {
+    let Some(window) = config.period.window(None, latest)? else {
         return Ok(outcome);
     };
     outcome.window = Some(window);

@@ -4,6 +4,8 @@
 //! look a visit's patient up cheaply. A patient listed twice in one
 //! snapshot is a data error naming both lines.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::path::Path;
 
 use anyhow::Result;
@@ -105,6 +107,88 @@ impl Listing {
     }
 }
 
+pub static LISTED: Schema = Schema {
+    what: "listed counts",
+    columns: &[ColumnSpec::required("unit"), ColumnSpec::required("listed")],
+};
+
+/// Listed patients per unit: the denominator of rates per listed patient
+/// and the base of payments per listed patient.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListedCounts {
+    pub units: BTreeMap<String, u64>,
+}
+
+impl ListedCounts {
+    /// Rows per unit of a loaded snapshot.
+    pub fn from_listing(listing: &Listing) -> ListedCounts {
+        let mut per_unit = vec![0u64; listing.units.len()];
+        for (_, _, &unit) in listing.patients.iter() {
+            per_unit[unit as usize] += 1;
+        }
+        let units = per_unit
+            .into_iter()
+            .enumerate()
+            .map(|(unit, n)| (listing.unit_name(unit as u32).to_string(), n))
+            .collect();
+        ListedCounts { units }
+    }
+
+    /// A counts file (`unit,listed`); a unit given twice is an error naming
+    /// both lines.
+    pub fn load(
+        path: &Path,
+        options: &ReadOptions,
+        rejects: &mut RejectLog,
+    ) -> Result<ListedCounts> {
+        let sink = input::read_small(path, &LISTED, options, rejects, |columns| {
+            Ok(ListedSink {
+                unit: columns.col("unit"),
+                listed: columns.col("listed"),
+                counts: BTreeMap::new(),
+            })
+        })?;
+        let units = sink
+            .counts
+            .into_iter()
+            .map(|(unit, (n, _))| (unit, n))
+            .collect();
+        Ok(ListedCounts { units })
+    }
+
+    pub fn get(&self, unit: &str) -> Option<u64> {
+        self.units.get(unit).copied()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.units.values().sum()
+    }
+}
+
+struct ListedSink {
+    unit: Col,
+    listed: Col,
+    counts: BTreeMap<String, (u64, Locator)>,
+}
+
+impl RowSink for ListedSink {
+    fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
+        let unit = row.required_text(self.unit)?;
+        let listed = row.count(self.listed)?;
+        match self.counts.entry(unit.to_string()) {
+            Entry::Vacant(slot) => {
+                slot.insert((listed, row.locator));
+                Ok(())
+            }
+            Entry::Occupied(first) => Err(RowError::new(
+                self.unit.index,
+                format!("unit {unit:?} appears twice in the listed counts"),
+            )
+            .related_to(first.get().1)),
+        }
+    }
+}
+
 struct ListingSink<'a> {
     patient: Col,
     unit: Col,
@@ -144,5 +228,38 @@ impl RowSink for ListingSink<'_> {
         }
         self.pending.push(patient, (unit, row.locator));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_counts(text: &str) -> Result<ListedCounts> {
+        let hash = crate::keyindex::key_hash(text.as_bytes());
+        let path = std::env::temp_dir().join(format!("pvkit-listed-{hash:x}.csv"));
+        std::fs::write(&path, text).unwrap();
+        ListedCounts::load(&path, &ReadOptions::default(), &mut RejectLog::default())
+    }
+
+    #[test]
+    fn listed_counts_accept_swedish_numbers_and_refuse_repeats() {
+        let counts = load_counts("enhet;listade\nVC1;1 234\nVC2;0\n").unwrap();
+        assert_eq!(counts.get("VC1"), Some(1234));
+        assert_eq!(counts.get("VC2"), Some(0));
+        assert_eq!(counts.total(), 1234);
+        let error = format!(
+            "{:#}",
+            load_counts("unit,listed\nVC1,10\nVC1,12\n").unwrap_err()
+        );
+        assert!(
+            error.contains("line 3") && error.contains("line 2"),
+            "{error}"
+        );
+        let error = format!("{:#}", load_counts("unit,listed\nVC1,12.5\n").unwrap_err());
+        assert!(
+            error.contains("line 2") && error.contains("whole number"),
+            "{error}"
+        );
     }
 }

@@ -133,21 +133,78 @@ impl Window {
     }
 }
 
-/// A period as asked for: fixed now, or ending on the latest input date.
+/// A period as asked for: fixed now, ending on the latest input date, or
+/// the whole span of dates in the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PeriodSpec {
     Fixed(Window),
     EndingAtLatest { months: u32 },
+    InputSpan,
 }
 
 impl PeriodSpec {
-    /// The window once the latest date in the input is known.
-    pub fn window(self, latest: Option<Date>) -> Result<Option<Window>> {
+    /// The window once the earliest and latest dates in the input are
+    /// known; `None` when the input had no dates and nothing was fixed.
+    pub fn window(self, earliest: Option<Date>, latest: Option<Date>) -> Result<Option<Window>> {
         match self {
             PeriodSpec::Fixed(window) => Ok(Some(window)),
             PeriodSpec::EndingAtLatest { months } => {
                 latest.map(|d| Window::months_ending(d, months)).transpose()
             }
+            PeriodSpec::InputSpan => match (earliest, latest) {
+                (Some(first), Some(last)) => Window::new(first, last).map(Some),
+                _ => Ok(None),
+            },
+        }
+    }
+}
+
+/// How a period is cut into the `period` column's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Granularity {
+    /// One row for the whole window, labelled with its interval.
+    #[default]
+    Whole,
+    /// One row per calendar month (`2024-03`), clipped to the window.
+    Month,
+}
+
+impl Window {
+    /// The calendar months the window touches, each clipped to the window,
+    /// in order.
+    pub fn months(&self) -> Vec<Window> {
+        let mut months = Vec::new();
+        let mut start = self.first;
+        while start <= self.last {
+            let month_end = start.last_of_month();
+            let end = month_end.min(self.last);
+            months.push(Window {
+                first: start,
+                last: end,
+            });
+            match month_end.tomorrow() {
+                Ok(next) => start = next,
+                Err(_) => break,
+            }
+        }
+        months
+    }
+
+    /// The parts of the window that rows are reported for: itself, or its
+    /// months.
+    pub fn parts(&self, granularity: Granularity) -> Vec<Window> {
+        match granularity {
+            Granularity::Whole => vec![*self],
+            Granularity::Month => self.months(),
+        }
+    }
+
+    /// The `period` column's value for this window as a part cut with
+    /// `granularity`: the interval, or the month label.
+    pub fn period_label(&self, granularity: Granularity) -> String {
+        match granularity {
+            Granularity::Whole => self.label(),
+            Granularity::Month => month_label(self.first),
         }
     }
 }
@@ -226,6 +283,40 @@ mod tests {
         assert!(!w.contains(date(2023, 6, 30)));
         assert!(w.contains(date(2024, 12, 31)));
         assert!(!w.contains(date(2025, 1, 1)));
+    }
+
+    #[test]
+    fn input_span_is_the_first_to_the_last_date() {
+        let span = PeriodSpec::InputSpan;
+        let w = span
+            .window(Some(date(2024, 1, 5)), Some(date(2024, 3, 2)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.label(), "2024-01-05/2024-03-02");
+        assert_eq!(span.window(None, None).unwrap(), None);
+        let fixed = PeriodSpec::Fixed(w);
+        assert_eq!(fixed.window(None, None).unwrap(), Some(w));
+    }
+
+    #[test]
+    fn months_are_clipped_to_the_window() {
+        let w = Window::new(date(2024, 1, 15), date(2024, 3, 2)).unwrap();
+        let labels: Vec<String> = w
+            .months()
+            .iter()
+            .map(|m| format!("{} {}", m.period_label(Granularity::Month), m.label()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "2024-01 2024-01-15/2024-01-31",
+                "2024-02 2024-02-01/2024-02-29",
+                "2024-03 2024-03-01/2024-03-02",
+            ]
+        );
+        assert_eq!(w.parts(Granularity::Whole), vec![w]);
+        let one_day = Window::new(date(2024, 12, 31), date(2024, 12, 31)).unwrap();
+        assert_eq!(one_day.months(), vec![one_day]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use crate::catalogue::{self, Indicator, Tool};
+use crate::listing::ListedCounts;
 use crate::output::{ALL_UNITS, IndicatorRow, Level, Status, sort_rows};
 use crate::suppress;
 use crate::units::Units;
@@ -201,6 +202,41 @@ impl Report<'_> {
     }
 }
 
+/// What each unit earns for the status of its rows (Hälsoval target
+/// payments): `kr_per_listed × listed × share_of_year` when the target is
+/// met, half of that at the half level, nothing otherwise. One measure of
+/// `payment` (scale sek: numerator = kronor, denominator = listed) per
+/// unit-level row, with the row's period and group, so that area and all
+/// rows add up. Give it rows judged without `--min-cell`: suppression
+/// hides a value, it does not change what a unit earned.
+pub fn payments(
+    rows: &[IndicatorRow],
+    payment: &'static Indicator,
+    listed: &ListedCounts,
+    kr_per_listed: f64,
+    share_of_year: f64,
+) -> Vec<Measure> {
+    rows.iter()
+        .filter(|row| row.level == Level::Unit)
+        .map(|row| {
+            let listed = listed.get(&row.unit).unwrap_or(0) as f64;
+            let earned = match row.status {
+                Status::Met => 1.0,
+                Status::Half => 0.5,
+                _ => 0.0,
+            };
+            Measure {
+                indicator: payment,
+                unit: row.unit.clone(),
+                period: row.period.clone(),
+                group: row.group.clone(),
+                numerator: kr_per_listed * listed * share_of_year * earned,
+                denominator: listed,
+            }
+        })
+        .collect()
+}
+
 fn pool(map: &mut BTreeMap<PoolKey, (&'static Indicator, f64, f64)>, key: PoolKey, m: &Measure) {
     let entry = map.entry(key).or_insert((m.indicator, 0.0, 0.0));
     entry.1 += m.numerator;
@@ -291,6 +327,45 @@ mod tests {
         assert_eq!("coc=0,4".parse::<LevelOverride>().unwrap().value, 0.4);
         assert!(targets.check_tool(Tool::Access).is_ok());
         assert!(targets.check_tool(Tool::Coc).is_err());
+    }
+
+    #[test]
+    fn payments_follow_the_status_of_each_unit_row() {
+        let targets = Targets::default();
+        let report = Report {
+            units: None,
+            unit_rows: true,
+            total: true,
+            targets: &targets,
+            min_cell: None,
+        };
+        // phone_same_day: 90 full, 80 half.
+        let rows = report.rows(vec![
+            measure("A", 90.0, 100.0),
+            measure("B", 85.0, 100.0),
+            measure("C", 70.0, 100.0),
+        ]);
+        let listed = ListedCounts {
+            units: [("A", 1200), ("B", 2400)]
+                .map(|(u, n)| (u.to_string(), n))
+                .into_iter()
+                .collect(),
+        };
+        let payment = catalogue::get("phone_payment").unwrap();
+        let earned: Vec<(String, f64, f64)> = payments(&rows, payment, &listed, 83.0, 1.0 / 12.0)
+            .into_iter()
+            .map(|m| (m.unit, m.numerator, m.denominator))
+            .collect();
+        // A: 83 × 1200 / 12 = 8300; B at half: 83 × 2400 / 12 / 2 = 8300;
+        // C: below half, and not in the counts.
+        assert_eq!(
+            earned,
+            vec![
+                ("A".to_string(), 8300.0, 1200.0),
+                ("B".to_string(), 8300.0, 2400.0),
+                ("C".to_string(), 0.0, 0.0),
+            ]
+        );
     }
 
     #[test]

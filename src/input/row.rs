@@ -186,28 +186,65 @@ impl<'a> Row<'a> {
             .transpose()
     }
 
-    /// A non-negative decimal number (`.` or `,` as decimal separator).
+    /// A non-negative decimal number: `.` or `,` as decimal separator,
+    /// spaces (also no-break spaces) between thousands, as Swedish Excel
+    /// writes `1 234,5`.
     pub fn number(&self, col: Col) -> Result<f64, RowError> {
         let raw = self.required(col)?;
-        std::str::from_utf8(raw)
-            .ok()
-            .map(|s| s.replace(',', "."))
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
+        parse_number(raw).ok_or_else(|| {
+            RowError::invalid(
+                col,
+                raw,
+                "a number",
+                "a non-negative number such as 12, 1,5 or 1 234",
+            )
+        })
+    }
+
+    /// A non-negative whole number, written as [`Row::number`] accepts.
+    pub fn count(&self, col: Col) -> Result<u64, RowError> {
+        let raw = self.required(col)?;
+        parse_number(raw)
+            .filter(|v| v.fract() == 0.0 && *v < 2f64.powi(53))
+            .map(|v| v as u64)
             .ok_or_else(|| {
-                RowError::invalid(
-                    col,
-                    raw,
-                    "a number",
-                    "a non-negative number such as 12 or 1,5",
-                )
+                RowError::invalid(col, raw, "a whole number", "a count such as 0, 12 or 1 234")
             })
     }
+}
+
+fn parse_number(raw: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(raw).ok()?;
+    let plain: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
+        .map(|c| if c == ',' { '.' } else { c })
+        .collect();
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let shaped = match plain.split_once('.') {
+        Some((whole, fraction)) => all_digits(whole) && all_digits(fraction),
+        None => all_digits(&plain),
+    };
+    shaped.then(|| plain.parse::<f64>().ok()).flatten()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_swedish_and_english_shapes() {
+        assert_eq!(parse_number(b"12"), Some(12.0));
+        assert_eq!(parse_number(b"1,5"), Some(1.5));
+        assert_eq!(parse_number(b"1.5"), Some(1.5));
+        assert_eq!(parse_number(b"1 234,5"), Some(1234.5));
+        assert_eq!(parse_number("1\u{a0}234".as_bytes()), Some(1234.0));
+        assert_eq!(parse_number(b"-1"), None);
+        assert_eq!(parse_number(b"1e3"), None);
+        assert_eq!(parse_number(b"1,2,3"), None);
+        assert_eq!(parse_number(b"inf"), None);
+        assert_eq!(parse_number(b",5"), None);
+    }
 
     #[test]
     fn personal_numbers_are_never_echoed() {
