@@ -24,6 +24,17 @@ fn examples() -> Vec<String> {
         .collect()
 }
 
+/// The directory of the binaries under test first, so that `pv-coc …` in
+/// an example runs the build being tested.
+fn search_path() -> std::ffi::OsString {
+    let built = Path::new(env!("CARGO_BIN_EXE_pv-coc")).parent().unwrap();
+    let mut dirs = vec![built.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).unwrap()
+}
+
 #[test]
 fn readme_examples_run() {
     let examples = examples();
@@ -32,10 +43,10 @@ fn readme_examples_run() {
         "expected the README's examples, found {examples:?}"
     );
     for example in examples {
-        let command = example.replace("pv-coc ", &format!("{} ", env!("CARGO_BIN_EXE_pv-coc")));
         let output = Command::new("bash")
             .arg("-c")
-            .arg(format!("set -eo pipefail; {command}"))
+            .arg(format!("set -eo pipefail; {example}"))
+            .env("PATH", search_path())
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .unwrap();
