@@ -299,6 +299,29 @@ pub fn fold(header: &str) -> String {
         .collect()
 }
 
+/// A used header must name one column: with two of the same name it is a
+/// guess which one the export meant.
+fn check_unique(
+    headers: &[String],
+    folded: &[String],
+    position: usize,
+    source: &str,
+) -> Result<()> {
+    let same: Vec<String> = (0..folded.len())
+        .filter(|&i| folded[i] == folded[position])
+        .map(|i| (i + 1).to_string())
+        .collect();
+    if same.len() > 1 {
+        bail!(
+            "{source}: the header has {} columns named like {:?} (columns {}); rename or remove all but one",
+            same.len(),
+            headers[position],
+            same.join(" and ")
+        );
+    }
+    Ok(())
+}
+
 fn aliases_of(canonical: &str) -> &'static [&'static str] {
     ALIASES
         .iter()
@@ -337,6 +360,9 @@ impl Columns {
             let position = overridden
                 .or_else(|| find(spec.name))
                 .or_else(|| aliases_of(spec.name).iter().find_map(|alias| find(alias)));
+            if let Some(p) = position {
+                check_unique(&headers, &folded, p, source)?;
+            }
             positions.push(position);
         }
         let columns = Columns {

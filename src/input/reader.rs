@@ -522,12 +522,15 @@ impl<S: RowSink> Worker<S> {
         if shared.stopped_before(chunk.seq) {
             return;
         }
-        let check_utf8 = std::str::from_utf8(&chunk.data).is_err();
+        // Rare damage is looked for once per chunk, and row by row only in
+        // a chunk that has it.
+        let check_rows =
+            std::str::from_utf8(&chunk.data).is_err() || memchr::memchr(0, &chunk.data).is_some();
         let (rows, newlines) = if chunk.quoted {
-            let rows = self.parse_quoted(chunk, shared, check_utf8);
+            let rows = self.parse_quoted(chunk, shared, check_rows);
             (rows, memchr_iter(b'\n', &chunk.data).count() as u64)
         } else {
-            self.split_plain(chunk, shared, check_utf8)
+            self.split_plain(chunk, shared, check_rows)
         };
         self.sink.flush();
         self.reports.push(ChunkReport {
@@ -541,7 +544,7 @@ impl<S: RowSink> Worker<S> {
     /// Separators are found eight bytes at a time ([`separators`]); fields
     /// are too close together for a vectorised search to pay off. Returns
     /// the rows and the line breaks seen.
-    fn split_plain(&mut self, chunk: &Chunk, shared: &Shared, check_utf8: bool) -> (u64, u64) {
+    fn split_plain(&mut self, chunk: &Chunk, shared: &Shared, check_rows: bool) -> (u64, u64) {
         let data = &chunk.data[..];
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
@@ -571,7 +574,7 @@ impl<S: RowSink> Worker<S> {
                 Locator::new(chunk.seq, line_no),
                 line,
                 shared,
-                check_utf8,
+                check_rows,
             ) {
                 Handled::Row => rows += 1,
                 Handled::Blank => {}
@@ -584,7 +587,7 @@ impl<S: RowSink> Worker<S> {
     }
 
     /// Chunks with quotes go through the csv crate.
-    fn parse_quoted(&mut self, chunk: &Chunk, shared: &Shared, check_utf8: bool) -> u64 {
+    fn parse_quoted(&mut self, chunk: &Chunk, shared: &Shared, check_rows: bool) -> u64 {
         let data = &chunk.data[..];
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -617,7 +620,7 @@ impl<S: RowSink> Worker<S> {
                 Locator::new(chunk.seq, line),
                 raw,
                 shared,
-                check_utf8,
+                check_rows,
             ) {
                 Handled::Row => rows += 1,
                 Handled::Blank => {}
@@ -634,7 +637,7 @@ impl<S: RowSink> Worker<S> {
         locator: Locator,
         raw: &[u8],
         shared: &Shared,
-        check_utf8: bool,
+        check_rows: bool,
     ) -> Handled {
         if (0..fields.len()).all(|i| fields.get(i).is_none_or(|f| f.trim_ascii().is_empty())) {
             return Handled::Blank;
@@ -648,8 +651,8 @@ impl<S: RowSink> Worker<S> {
                     fields.len()
                 ),
             ))
-        } else if check_utf8 && std::str::from_utf8(raw).is_err() {
-            Err(invalid_utf8(&fields))
+        } else if let Some(damage) = check_rows.then(|| damage(&fields)).flatten() {
+            Err(damage)
         } else {
             self.sink.row(&Row { fields, locator })
         };
@@ -717,16 +720,25 @@ enum Handled {
     Stop,
 }
 
-fn invalid_utf8(fields: &Fields<'_>) -> RowError {
-    let column = (0..fields.len()).find(|&i| {
-        fields
-            .get(i)
-            .is_some_and(|f| std::str::from_utf8(f).is_err())
-    });
-    RowError::new(
-        column,
-        "the text is not valid UTF-8; if this is a Windows-1252 (Excel) export, add --encoding windows-1252",
-    )
+/// A NUL byte (a damaged transfer, a binary file) or text that is not
+/// UTF-8, in the first field that has it.
+fn damage(fields: &Fields<'_>) -> Option<RowError> {
+    (0..fields.len()).find_map(|i| {
+        let field = fields.get(i)?;
+        if memchr::memchr(0, field).is_some() {
+            Some(RowError::new(
+                Some(i),
+                "contains a NUL byte; is the file damaged or not a CSV export?",
+            ))
+        } else if std::str::from_utf8(field).is_err() {
+            Some(RowError::new(
+                Some(i),
+                "the text is not valid UTF-8; if this is a Windows-1252 (Excel) export, add --encoding windows-1252",
+            ))
+        } else {
+            None
+        }
+    })
 }
 
 fn trim_line_breaks(mut raw: &[u8]) -> &[u8] {
