@@ -42,7 +42,10 @@ impl Scale {
             Scale::Per1000 => 1000.0,
             Scale::Index | Scale::Ratio => 1.0,
         };
-        (denominator != 0.0).then(|| numerator / denominator * factor)
+        // Scaled before dividing: whole counts whose quotient is exact
+        // (57 of 100 = 57 %) then give it exactly, never a hair below the
+        // target (57.0 / 100.0 * 100.0 = 56.99999999999999).
+        (denominator != 0.0).then(|| numerator * factor / denominator)
     }
 
     /// Decimals written in machine-readable output: enough to recompute.
@@ -599,6 +602,8 @@ mod tests {
         assert_eq!(Scale::Per1000.value(8.0, 1000.0), Some(8.0));
         assert_eq!(Scale::Index.value(1.0, 0.0), None);
         assert_eq!(Scale::Sek.value(830.0, 120.0), Some(830.0));
+        assert_eq!(Scale::Percent.value(57.0, 100.0), Some(57.0));
+        assert_eq!(Scale::Per1000.value(7.0, 875.0), Some(8.0));
     }
 
     #[test]

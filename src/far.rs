@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use hashbrown::HashMap;
+use jiff::ToSpan;
 use jiff::civil::Date;
 
 use crate::catalogue::{self, Definition, Indicator};
@@ -147,9 +148,10 @@ pub struct Config {
 }
 
 /// How a part of the period is scaled to a year: × `year_days` / `days`,
-/// where `days` is the part's length and `year_days` the length of the 12
-/// calendar months ending on the part's last day (365, or 366 when they
-/// hold a 29 February). A calendar year, or any 12 months, gets exactly 1.
+/// where `days` is the part's length and `year_days` the length of the
+/// year that ends on the part's last day (after the same date a year
+/// earlier): 365, or 366 when it holds a 29 February. A calendar year, or
+/// any 12 calendar months, gets exactly 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Annualization {
     pub days: i32,
@@ -158,20 +160,18 @@ pub struct Annualization {
 
 impl Annualization {
     pub fn of(part: Window) -> Result<Annualization> {
-        let year = Window::months_ending(part.last, 12)?;
+        // Not Window::months_ending: its clamping would start the year
+        // ending 2024-02-28 on 2023-02-28, one day too early.
+        let year_before = part.last.checked_sub(1.year())?;
         Ok(Annualization {
-            days: length(part),
-            year_days: length(year),
+            days: days_between(part.first, part.last) + 1,
+            year_days: days_between(year_before, part.last),
         })
     }
 
     pub fn factor(self) -> f64 {
         f64::from(self.year_days) / f64::from(self.days)
     }
-}
-
-fn length(window: Window) -> i32 {
-    days_between(window.first, window.last) + 1
 }
 
 /// Months since year 0: the part key of a registration with `--by month`.
@@ -489,6 +489,12 @@ mod tests {
         assert_eq!((february.days, february.year_days), (28, 365));
         let two_years = Annualization::of(window(date(2023, 1, 1), date(2024, 12, 31))).unwrap();
         assert_eq!((two_years.days, two_years.year_days), (731, 366));
+        // The year ending 2024-02-28 starts 2023-03-01: no 29 February.
+        let day = |d| Annualization::of(window(d, d)).unwrap().year_days;
+        assert_eq!(day(date(2024, 2, 28)), 365);
+        assert_eq!(day(date(2024, 2, 29)), 366);
+        assert_eq!(day(date(2025, 2, 28)), 366);
+        assert_eq!(day(date(2025, 3, 1)), 365);
     }
 
     #[test]

@@ -309,10 +309,10 @@ mod tests {
                 (
                     Level::Area,
                     "Söder",
-                    Some(125.0 / 150.0 * 100.0),
+                    Some(125.0 * 100.0 / 150.0),
                     Status::Half
                 ),
-                (Level::All, "ALL", Some(134.0 / 160.0 * 100.0), Status::Half),
+                (Level::All, "ALL", Some(134.0 * 100.0 / 160.0), Status::Half),
             ]
         );
     }

@@ -141,7 +141,7 @@ fn summarize(
             .map(|(label, a)| format!("{label} x {}/{} = {:.4}", a.year_days, a.days, a.factor()))
             .collect();
         parts.push(format!(
-            "annualized (days in the 12 months ending on the last day / days): {}",
+            "annualized (x days in the year ending on the last day / days): {}",
             factors.join(", ")
         ));
     }

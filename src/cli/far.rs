@@ -33,9 +33,10 @@ on the latest date) is given. --by month gives one row per calendar month, clipp
 period.
 
 --annualize scales each period's count to a year: x Y / D, where D is the number of days in the \
-period (or month) and Y the number of days in the 12 calendar months ending on its last day \
-(365, or 366 when they hold a 29 February). A calendar year, or any 12 months, is scaled by \
-exactly 1; 2024-01-01/2024-06-30 by 366/182. The numerator is then the annualized count; stderr \
+period (or month) and Y the number of days in the year ending on its last day, counted from the \
+day after the same date a year earlier (365, or 366 when that year holds a 29 February). A \
+calendar year, or any 12 calendar months, is scaled by exactly 1; 2024-01-01/2024-06-30 by \
+366/182. The numerator is then the annualized count; stderr \
 states each factor.
 
 Targets (Region Örebro län 2024): far_per_1000 8 full, 7 half; tobacco_qualified_per_1000 3. A \
@@ -101,7 +102,7 @@ pub struct FarOptions {
     #[arg(long, value_enum, value_name = "PART", default_value = "period")]
     pub by: PartChoice,
 
-    /// Scale each period's count to a year: x days in the 12 months ending on its last day / days in it
+    /// Scale each period's count to a year: x days in the year ending on its last day / days in it
     #[arg(long)]
     pub annualize: bool,
 
