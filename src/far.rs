@@ -19,7 +19,7 @@ use jiff::civil::Date;
 
 use crate::catalogue::{self, Definition, Indicator};
 use crate::input::{Col, ColumnSpec, Columns, Row, RowError, RowSink, Schema};
-use crate::intern::{KeyTable, Memo, NameCache, SharedNames};
+use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames};
 use crate::listing::ListedCounts;
 use crate::period::{Granularity, PeriodSpec, Window, days_between};
 use crate::report::{self, Measure, Report, Targets};
@@ -335,6 +335,21 @@ pub struct Outcome {
 /// Counts per (unit id, part index).
 type Counts = HashMap<(u32, usize), u64>;
 
+impl Folded {
+    fn merge(folded: Vec<Folded>) -> Folded {
+        let mut all = Folded::default();
+        for fold in folded {
+            for (key, n) in fold.registrations {
+                *all.registrations.entry(key).or_default() += n;
+            }
+            all.earliest = [all.earliest, fold.earliest].into_iter().flatten().min();
+            all.latest = all.latest.max(fold.latest);
+            all.without_code += fold.without_code;
+        }
+        all
+    }
+}
+
 /// Merges the folds, resolves the period and makes the measures: every
 /// listed unit gets one per part (0 when it has no registrations), and so
 /// does every unit with registrations in the period that is not listed
@@ -345,40 +360,21 @@ pub fn finish(folded: Vec<Folded>, shared: Shared<'_>, listed: &ListedCounts) ->
         units,
         patients,
     } = shared;
-    let mut registrations: HashMap<(u32, Date), u64> = HashMap::new();
-    let (mut earliest, mut latest): (Option<Date>, Option<Date>) = (None, None);
-    let mut outcome = Outcome::default();
-    for fold in folded {
-        for (key, n) in fold.registrations {
-            *registrations.entry(key).or_default() += n;
-        }
-        earliest = [earliest, fold.earliest].into_iter().flatten().min();
-        latest = latest.max(fold.latest);
-        outcome.without_code += fold.without_code;
-    }
-    outcome.registrations = registrations.values().sum();
-    let Some(window) = config.period.window(earliest, latest)? else {
+    let all = Folded::merge(folded);
+    let mut outcome = Outcome {
+        registrations: all.registrations.values().sum(),
+        without_code: all.without_code,
+        ..Outcome::default()
+    };
+    let Some(window) = config.period.window(all.earliest, all.latest)? else {
         return Ok(outcome);
     };
     outcome.window = Some(window);
     let parts = window.parts(config.granularity);
-    let part_of = |date: Date| match config.granularity {
-        Granularity::Whole => 0,
-        Granularity::Month => (month_number(date) - month_number(window.first)) as usize,
-    };
-
-    let mut counted: Counts = HashMap::new();
-    for (&(unit, date), &n) in &registrations {
-        if window.contains(date) {
-            *counted.entry((unit, part_of(date))).or_default() += n;
-        }
-    }
-    outcome.in_period = counted.values().sum();
     let units = units.into_names();
-    let mut in_period_by_unit: BTreeMap<&str, u64> = BTreeMap::new();
-    for (&(unit, _), &n) in &counted {
-        *in_period_by_unit.entry(units.name(unit)).or_default() += n;
-    }
+    let mut counted = registrations_by_part(&all.registrations, window, config.granularity);
+    outcome.in_period = counted.values().sum();
+    outcome.unlisted = unlisted(&counted, &units, listed);
     if config.distinct_patients {
         counted = count_patients(patients, &parts, config.granularity);
         outcome.patients = Some(counted.values().sum());
@@ -389,17 +385,61 @@ pub fn finish(folded: Vec<Folded>, shared: Shared<'_>, listed: &ListedCounts) ->
             outcome.annualized.push((label, Annualization::of(*part)?));
         }
     }
-    outcome.unlisted = in_period_by_unit
-        .iter()
-        .filter(|(unit, _)| listed.get(unit).is_none())
-        .map(|(unit, n)| (unit.to_string(), *n))
-        .collect();
+    outcome.measures = measures(config, &units, &counted, &parts, &outcome, listed);
+    Ok(outcome)
+}
 
+/// Registrations in the window per (unit, part).
+fn registrations_by_part(
+    registrations: &HashMap<(u32, Date), u64>,
+    window: Window,
+    granularity: Granularity,
+) -> Counts {
+    let mut counts = Counts::new();
+    for (&(unit, date), &n) in registrations {
+        if !window.contains(date) {
+            continue;
+        }
+        let part = match granularity {
+            Granularity::Whole => 0,
+            Granularity::Month => (month_number(date) - month_number(window.first)) as usize,
+        };
+        *counts.entry((unit, part)).or_default() += n;
+    }
+    counts
+}
+
+/// Units with registrations in the period but no listed count, with those
+/// registrations, by name.
+fn unlisted(counted: &Counts, units: &Names, listed: &ListedCounts) -> Vec<(String, u64)> {
+    let mut by_unit: BTreeMap<&str, u64> = BTreeMap::new();
+    for (&(unit, _), &n) in counted {
+        let name = units.name(unit);
+        if listed.get(name).is_none() {
+            *by_unit.entry(name).or_default() += n;
+        }
+    }
+    by_unit
+        .into_iter()
+        .map(|(unit, n)| (unit.to_string(), n))
+        .collect()
+}
+
+/// One measure per reported unit (listed, or with registrations) and part.
+fn measures(
+    config: &Config,
+    units: &Names,
+    counted: &Counts,
+    parts: &[Window],
+    outcome: &Outcome,
+    listed: &ListedCounts,
+) -> Vec<Measure> {
     let reported = listed
         .units
         .keys()
         .map(String::as_str)
         .chain(outcome.unlisted.iter().map(|(unit, _)| unit.as_str()));
+    let mut measures = Vec::new();
     for unit in reported {
         let id = units.get(unit);
         for (index, part) in parts.iter().enumerate() {
@@ -408,7 +448,7 @@ pub fn finish(folded: Vec<Folded>, shared: Shared<'_>, listed: &ListedCounts) ->
                 .annualized
                 .get(index)
                 .map_or(1.0, |(_, a)| a.factor());
-            outcome.measures.push(Measure {
+            measures.push(Measure {
                 indicator: config.rate.indicator,
                 unit: unit.to_string(),
                 period: part.period_label(config.granularity),
@@ -418,7 +458,7 @@ pub fn finish(folded: Vec<Folded>, shared: Shared<'_>, listed: &ListedCounts) ->
             });
         }
     }
-    Ok(outcome)
+    measures
 }
 
 /// Patients per (unit, part): a (unit, part key, patient) key counts in
