@@ -5,6 +5,7 @@
 //! national definition the rule follows.
 
 use std::fmt::Write as _;
+use std::sync::{Mutex, MutexGuard};
 
 /// The unit an indicator's `value` is expressed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +42,10 @@ impl Scale {
             Scale::Per1000 => 1000.0,
             Scale::Index | Scale::Ratio => 1.0,
         };
-        (denominator != 0.0).then(|| numerator / denominator * factor)
+        // Scaled before dividing: whole counts whose quotient is exact
+        // (57 of 100 = 57 %) then give it exactly, never a hair below the
+        // target (57.0 / 100.0 * 100.0 = 56.99999999999999).
+        (denominator != 0.0).then(|| numerator * factor / denominator)
     }
 
     /// Decimals written in machine-readable output: enough to recompute.
@@ -418,23 +422,112 @@ pub static CATALOGUE: &[Indicator] = &[
         "Kronor earned: listed x amount per listed when the unit reaches the rate target (half \
          the amount at the half level, where one is set).",
     ),
+    entry(
+        "tobacco_qualified_payment",
+        Tool::Far,
+        [
+            "Ersättning kvalificerat rökslutarstöd",
+            "Payment for qualified tobacco cessation support",
+        ],
+        (Scale::Sek, Higher),
+        NO_TARGET,
+        "Region Örebro län, Hälsoval årsrapport 2024: 10.70 kr per listed",
+        "Kronor earned: listed x amount per listed when the unit reaches the DV113 rate target.",
+    ),
 ];
 
-/// The indicator with this id.
+/// Indicators defined at run time (pv-far's `--code … --name ID`), after
+/// the catalogue in output order. They are leaked: a run defines a few.
+static DEFINED: Mutex<Vec<&'static Indicator>> = Mutex::new(Vec::new());
+
+fn defined() -> MutexGuard<'static, Vec<&'static Indicator>> {
+    DEFINED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The words of an indicator defined at run time.
+#[derive(Clone, Debug)]
+pub struct Definition {
+    pub id: String,
+    pub name_sv: String,
+    pub name_en: String,
+    pub source: String,
+    pub definition: String,
+}
+
+/// Defines an indicator at run time, with the tool, scale and direction of
+/// `like` and no default targets (the run sets them with `--target` and
+/// `--half`). Its id must be new and shaped like the catalogue's.
+pub fn define(words: Definition, like: &Indicator) -> Result<&'static Indicator, String> {
+    let id = words.id.as_str();
+    if id.is_empty()
+        || !id.starts_with(|c: char| c.is_ascii_lowercase())
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(format!(
+            "indicator id {id:?}: use lowercase letters, digits and _, starting with a letter"
+        ));
+    }
+    let mut defined = defined();
+    if CATALOGUE
+        .iter()
+        .chain(defined.iter().copied())
+        .any(|i| i.id == id)
+    {
+        return Err(format!(
+            "{id:?} is already an indicator (see --list-indicators); choose another id"
+        ));
+    }
+    let text = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let indicator: &'static Indicator = Box::leak(Box::new(Indicator {
+        id: text(words.id),
+        tool: like.tool,
+        name_sv: text(words.name_sv),
+        name_en: text(words.name_en),
+        scale: like.scale,
+        direction: like.direction,
+        target: None,
+        half: None,
+        source: text(words.source),
+        definition: text(words.definition),
+    }));
+    defined.push(indicator);
+    Ok(indicator)
+}
+
+/// The indicator with this id, in the catalogue or defined at run time.
 pub fn get(id: &str) -> Option<&'static Indicator> {
-    CATALOGUE.iter().find(|ind| ind.id == id)
+    CATALOGUE
+        .iter()
+        .find(|ind| ind.id == id)
+        .or_else(|| defined().iter().copied().find(|ind| ind.id == id))
 }
 
-/// The indicators a tool can emit, in catalogue order.
+/// The indicators a tool can emit, in catalogue order, then those defined
+/// at run time.
 pub fn for_tool(tool: Tool) -> impl Iterator<Item = &'static Indicator> {
-    CATALOGUE.iter().filter(move |ind| ind.tool == tool)
+    let runtime = defined().clone();
+    CATALOGUE
+        .iter()
+        .chain(runtime)
+        .filter(move |ind| ind.tool == tool)
 }
 
-/// Position in the catalogue, the primary sort key of output rows.
+/// Position in the catalogue (indicators defined at run time follow in
+/// the order they were defined), the primary sort key of output rows.
 pub fn order(ind: &Indicator) -> usize {
     CATALOGUE
         .iter()
         .position(|other| std::ptr::eq(other, ind))
+        .or_else(|| {
+            defined()
+                .iter()
+                .position(|other| std::ptr::eq(*other, ind))
+                .map(|i| CATALOGUE.len() + i)
+        })
         .unwrap_or(usize::MAX)
 }
 
@@ -509,6 +602,36 @@ mod tests {
         assert_eq!(Scale::Per1000.value(8.0, 1000.0), Some(8.0));
         assert_eq!(Scale::Index.value(1.0, 0.0), None);
         assert_eq!(Scale::Sek.value(830.0, 120.0), Some(830.0));
+        assert_eq!(Scale::Percent.value(57.0, 100.0), Some(57.0));
+        assert_eq!(Scale::Per1000.value(7.0, 875.0), Some(8.0));
+    }
+
+    #[test]
+    fn indicators_defined_at_run_time_follow_the_catalogue() {
+        let like = get("far_per_1000").unwrap();
+        let words = |id: &str| Definition {
+            id: id.to_string(),
+            name_sv: "DV112 per 1000 listade".to_string(),
+            name_en: "DV112 per 1000 listed".to_string(),
+            source: "--code DV112".to_string(),
+            definition: "Registrations of DV112 / listed x 1000.".to_string(),
+        };
+        let first = define(words("test_dv112_per_1000"), like).unwrap();
+        let second = define(words("test_dv112_payment"), get("far_payment").unwrap()).unwrap();
+        assert_eq!(first.scale, Scale::Per1000);
+        assert_eq!((first.target, first.half), (None, None));
+        assert_eq!(second.scale, Scale::Sek);
+        assert!(std::ptr::eq(get("test_dv112_per_1000").unwrap(), first));
+        assert!(order(first) >= CATALOGUE.len());
+        assert!(order(second) > order(first));
+        assert!(for_tool(Tool::Far).any(|i| i.id == "test_dv112_payment"));
+        assert!(explain(first).contains("--code DV112"));
+        for taken in ["coc", "test_dv112_per_1000"] {
+            assert!(define(words(taken), like).unwrap_err().contains("already"));
+        }
+        for bad in ["", "DV112", "9x", "dv 112", "dv-112"] {
+            assert!(define(words(bad), like).unwrap_err().contains("lowercase"));
+        }
     }
 
     #[test]

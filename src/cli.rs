@@ -21,6 +21,7 @@ use crate::report::{LevelOverride, Targets};
 use crate::units::Units;
 
 pub mod coc;
+pub mod far;
 
 /// How inputs are read.
 #[derive(Args, Debug, Clone)]
@@ -91,7 +92,7 @@ pub struct OutputArgs {
     #[arg(long, value_name = "N")]
     pub min_cell: Option<u64>,
 
-    /// Full target level, overriding the catalogue: VALUE for every indicator, or ID=VALUE (repeatable)
+    /// Full target level, overriding the catalogue: VALUE for every indicator but payments, or ID=VALUE (repeatable)
     #[arg(long, value_name = "[ID=]VALUE")]
     pub target: Vec<LevelOverride>,
 
@@ -380,5 +381,5 @@ pub fn reference(schemas: &[&Schema], examples: &str) -> String {
 
 /// Every tool's clap command, for man pages and their staleness test.
 pub fn commands() -> Vec<clap::Command> {
-    vec![coc::command()]
+    vec![coc::command(), far::command()]
 }

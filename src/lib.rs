@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod continuity;
 pub mod exact;
+pub mod far;
 pub mod input;
 pub mod intern;
 pub mod keyindex;

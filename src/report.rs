@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use crate::catalogue::{self, Indicator, Tool};
+use crate::catalogue::{self, Indicator, Scale, Tool};
 use crate::listing::ListedCounts;
 use crate::output::{ALL_UNITS, IndicatorRow, Level, Status, sort_rows};
 use crate::suppress;
@@ -35,15 +35,12 @@ impl FromStr for LevelOverride {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
+        // Whether ID exists is checked by `Targets::check_tool`, once the
+        // run has defined its own indicators (pv-far's --name).
         let (indicator, number) = match s.split_once('=') {
             Some((id, number)) => (Some(id.trim().to_string()), number),
             None => (None, s),
         };
-        if let Some(id) = &indicator
-            && catalogue::get(id).is_none()
-        {
-            return Err(format!("unknown indicator {id:?} (see --list-indicators)"));
-        }
         let value = number
             .trim()
             .replace(',', ".")
@@ -68,28 +65,37 @@ impl Targets {
             .iter()
             .rev()
             .find(|o| o.indicator.as_deref() == Some(indicator.id));
-        let general = overrides.iter().rev().find(|o| o.indicator.is_none());
+        let general = overrides
+            .iter()
+            .rev()
+            .find(|o| o.indicator.is_none())
+            .filter(|_| indicator.scale != Scale::Sek);
         specific.or(general).map(|o| Some(o.value))
     }
 
     /// Full and half level for `indicator`: an override naming it, else a
-    /// general override, else the catalogue's default.
+    /// general override, else the catalogue's default. A general override
+    /// is a rate level, so it never applies to kronor (payment) indicators.
     pub fn levels(&self, indicator: &Indicator) -> (Option<f64>, Option<f64>) {
         let full = Self::pick(&self.full, indicator).unwrap_or(indicator.target);
         let half = Self::pick(&self.half, indicator).unwrap_or(indicator.half);
         (full, half)
     }
 
-    /// Rejects overrides naming indicators another tool computes.
+    /// Rejects overrides naming unknown indicators or indicators another
+    /// tool computes.
     pub fn check_tool(&self, tool: Tool) -> Result<(), String> {
         for o in self.full.iter().chain(&self.half) {
-            if let Some(id) = &o.indicator
-                && catalogue::get(id).is_some_and(|ind| ind.tool != tool)
-            {
-                return Err(format!(
-                    "{id} is not an indicator of {} (see --list-indicators)",
-                    tool.binary()
-                ));
+            let Some(id) = &o.indicator else { continue };
+            match catalogue::get(id) {
+                None => return Err(format!("unknown indicator {id:?} (see --list-indicators)")),
+                Some(ind) if ind.tool != tool => {
+                    return Err(format!(
+                        "{id} is not an indicator of {} (see --list-indicators)",
+                        tool.binary()
+                    ));
+                }
+                Some(_) => {}
             }
         }
         Ok(())
@@ -303,10 +309,10 @@ mod tests {
                 (
                     Level::Area,
                     "Söder",
-                    Some(125.0 / 150.0 * 100.0),
+                    Some(125.0 * 100.0 / 150.0),
                     Status::Half
                 ),
-                (Level::All, "ALL", Some(134.0 / 160.0 * 100.0), Status::Half),
+                (Level::All, "ALL", Some(134.0 * 100.0 / 160.0), Status::Half),
             ]
         );
     }
@@ -323,10 +329,28 @@ mod tests {
         assert_eq!(targets.levels(phone), (Some(95.0), Some(80.0)));
         assert_eq!(targets.levels(far), (Some(85.0), Some(7.0)));
         assert_eq!(Targets::default().levels(coc), (None, None));
-        assert!("nope=3".parse::<LevelOverride>().is_err());
+        assert!("nope".parse::<LevelOverride>().is_err());
         assert_eq!("coc=0,4".parse::<LevelOverride>().unwrap().value, 0.4);
         assert!(targets.check_tool(Tool::Access).is_ok());
         assert!(targets.check_tool(Tool::Coc).is_err());
+        let unknown = Targets {
+            full: vec!["nope=3".parse().unwrap()],
+            half: vec![],
+        };
+        assert!(
+            unknown
+                .check_tool(Tool::Far)
+                .unwrap_err()
+                .contains("unknown")
+        );
+        // A general level is a rate level: kronor indicators keep theirs.
+        let payment = catalogue::get("far_payment").unwrap();
+        assert_eq!(targets.levels(payment), (None, None));
+        let named = Targets {
+            full: vec!["far_payment=1000".parse().unwrap()],
+            half: vec![],
+        };
+        assert_eq!(named.levels(payment), (Some(1000.0), None));
     }
 
     #[test]

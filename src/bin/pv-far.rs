@@ -1,0 +1,166 @@
+//! pv-far: FaR and other KVÅ-coded rates per 1000 listed, per vårdcentral.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::FromArgMatches;
+
+use pvkit::catalogue::Tool;
+use pvkit::cli::far::{FarArgs, FarOptions, MeasureChoice};
+use pvkit::cli::{self, note, usage};
+use pvkit::far::{self, ActivitySink, Config, Outcome, Rate, Shared};
+use pvkit::input::{self, RejectLog, Source};
+use pvkit::listing::ListedCounts;
+use pvkit::output;
+use pvkit::report::Report;
+
+const LISTED_REQUIRED: &str = "the listed population is required: --listing FILE (a snapshot) \
+                               or --listed FILE (unit,listed)";
+
+fn main() -> ExitCode {
+    cli::main(Tool::Far, || {
+        let matches = cli::far::command().get_matches();
+        run(FarArgs::from_arg_matches(&matches)?)
+    })
+}
+
+fn run(args: FarArgs) -> Result<()> {
+    let style = args.output.style();
+    // Defined first, so that --explain, --target ID=V and the rows know it.
+    let rate = rate(&args.far)?;
+    if args.catalogue.handle(Tool::Far, style)? {
+        return Ok(());
+    }
+    if !args.listed.is_given() {
+        return Err(usage(LISTED_REQUIRED));
+    }
+    let quiet = args.output.quiet;
+    let read_options = args.input.read_options(quiet);
+    let targets = args.output.targets(Tool::Far)?;
+    let config = Config {
+        rate,
+        period: args.period.spec_or_span(12)?,
+        granularity: args.far.by.granularity(),
+        distinct_patients: args.far.distinct_patients,
+        annualize: args.far.annualize,
+    };
+    let mut rejects = RejectLog::default();
+    let units = args.output.load_units(&read_options, &mut rejects)?;
+    let Some(listed) = args.listed.load(&read_options, &mut rejects)? else {
+        return Err(usage(LISTED_REQUIRED));
+    };
+    let shared = Shared::new(&config);
+    let result = input::read(
+        &Source::from_args(&args.activities),
+        &far::ACTIVITIES,
+        &read_options,
+        &mut rejects,
+        |columns| ActivitySink::new(&shared, columns),
+    )?;
+    let rows_read = result.rows;
+    let folded = result
+        .sinks
+        .into_iter()
+        .map(ActivitySink::into_folded)
+        .collect();
+    let mut outcome = far::finish(folded, shared, &listed)?;
+
+    let mut measures = std::mem::take(&mut outcome.measures);
+    if let Some(kr) = args.far.payment_per_listed {
+        let earned = far::payments(&measures, &config.rate, &targets, &listed, kr);
+        measures.extend(earned);
+    }
+    let report = Report {
+        units: units.as_ref(),
+        unit_rows: true,
+        total: !args.output.no_total,
+        targets: &targets,
+        min_cell: args.output.min_cell,
+    };
+    output::write_indicator_rows(output::stdout(), style, &report.rows(measures))?;
+    let skipped = cli::finish_rejects(&args.input, &rejects)?;
+    if !quiet {
+        summarize(rows_read, &args, &config, &listed, &outcome, skipped);
+    }
+    Ok(())
+}
+
+fn rate(options: &FarOptions) -> Result<Rate> {
+    if let Some(name) = &options.name {
+        return Rate::custom(&options.code, name).map_err(usage);
+    }
+    Ok(match options.measure {
+        MeasureChoice::Far => Rate::far(),
+        MeasureChoice::Tobacco => Rate::tobacco(),
+    })
+}
+
+fn summarize(
+    rows: u64,
+    args: &FarArgs,
+    config: &Config,
+    listed: &ListedCounts,
+    outcome: &Outcome,
+    skipped: Option<String>,
+) {
+    let source = if args.listed.listing.is_some() {
+        "listing snapshot"
+    } else {
+        "listed counts"
+    };
+    let mut parts = vec![format!(
+        "{source}: {} listed at {} units",
+        listed.total(),
+        listed.units.len()
+    )];
+    let codes = config.rate.codes.join(", ");
+    match outcome.window {
+        Some(window) => parts.push(format!("period {}", window.label())),
+        None => parts.push("no activity rows, so no period (--from and --to give one)".into()),
+    }
+    parts.push(format!(
+        "read {rows} activity rows, {} registrations of {codes}, {} in the period",
+        outcome.registrations, outcome.in_period
+    ));
+    let outside = outcome.registrations - outcome.in_period;
+    if outside > 0 {
+        parts.push(format!("{outside} outside the period not counted"));
+    }
+    if outcome.without_code > 0 {
+        parts.push(format!("{} rows without a code", outcome.without_code));
+    }
+    if let Some(patients) = outcome.patients {
+        parts.push(format!(
+            "counted {patients} distinct patients (once per unit and period)"
+        ));
+    }
+    if !outcome.annualized.is_empty() {
+        let factors: Vec<String> = outcome
+            .annualized
+            .iter()
+            .map(|(label, a)| format!("{label} x {}/{} = {:.4}", a.year_days, a.days, a.factor()))
+            .collect();
+        parts.push(format!(
+            "annualized (x days in the year ending on the last day / days): {}",
+            factors.join(", ")
+        ));
+    }
+    if let Some(kr) = args.far.payment_per_listed {
+        parts.push(format!(
+            "payment: {kr} kr per listed for the period at the full level, half at the half level"
+        ));
+    }
+    if !outcome.unlisted.is_empty() {
+        let units: Vec<String> = outcome
+            .unlisted
+            .iter()
+            .map(|(unit, n)| format!("{unit} ({n})"))
+            .collect();
+        parts.push(format!(
+            "warning: registrations at units with no listed patients, rows without a value: {}",
+            units.join(", ")
+        ));
+    }
+    parts.extend(skipped);
+    note(Tool::Far, false, &parts.join("; "));
+}
