@@ -41,7 +41,9 @@ impl Scale {
             Scale::Per1000 => 1000.0,
             Scale::Index | Scale::Ratio => 1.0,
         };
-        (denominator != 0.0).then(|| numerator / denominator * factor)
+        // Scaling first keeps whole-number ratios exact: 57 of 100 calls
+        // is 57 %, not 56.99999999999999 (which would miss a target of 57).
+        (denominator != 0.0).then(|| numerator * factor / denominator)
     }
 
     /// Decimals written in machine-readable output: enough to recompute.
