@@ -10,7 +10,9 @@ use std::str::FromStr;
 use anyhow::Result;
 
 use crate::catalogue::{self, Indicator, Tool};
-use crate::input::{self, Col, ColumnSpec, Locator, ReadOptions, RejectLog, Row, RowError, RowSink, Schema};
+use crate::input::{
+    self, Col, ColumnSpec, Locator, ReadOptions, RejectLog, Row, RowError, RowSink, Schema,
+};
 use crate::listing::ListedCounts;
 use crate::output::{ALL_UNITS, IndicatorRow, Level, Status, sort_rows};
 use crate::suppress;
@@ -110,7 +112,11 @@ impl Targets {
 
     /// Rejects overrides naming indicators another tool computes.
     pub fn check_tool(&self, tool: Tool) -> Result<(), String> {
-        let named = self.full.iter().chain(&self.half).filter_map(|o| o.indicator.as_deref());
+        let named = self
+            .full
+            .iter()
+            .chain(&self.half)
+            .filter_map(|o| o.indicator.as_deref());
         let by_period = self.by_period.iter().map(|p| p.indicator.id);
         for id in named.chain(by_period) {
             if catalogue::get(id).is_some_and(|ind| ind.tool != tool) {
@@ -152,7 +158,11 @@ impl PeriodLevels {
                 levels: BTreeMap::new(),
             })
         })?;
-        Ok(sink.levels.into_values().map(|(levels, _)| levels).collect())
+        Ok(sink
+            .levels
+            .into_values()
+            .map(|(levels, _)| levels)
+            .collect())
     }
 }
 
@@ -171,7 +181,10 @@ fn is_month_label(text: &str) -> bool {
         && b[4] == b'-'
         && digits(0..4)
         && digits(5..7)
-        && matches!(&text[5..], "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12")
+        && matches!(
+            &text[5..],
+            "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12"
+        )
 }
 
 impl RowSink for MonthTargetsSink {
@@ -179,24 +192,45 @@ impl RowSink for MonthTargetsSink {
         let [month, target, half, indicator] = self.cols;
         let period = row.required_text(month)?;
         if !is_month_label(period) {
-            return Err(RowError::invalid(month, period.as_bytes(), "a month", "YYYY-MM, such as 2024-05"));
+            return Err(RowError::invalid(
+                month,
+                period.as_bytes(),
+                "a month",
+                "YYYY-MM, such as 2024-05",
+            ));
         }
         let indicator = match row.text(indicator)? {
             None => self.default,
             Some(id) => catalogue::get(id).ok_or_else(|| {
-                RowError::invalid(indicator, id.as_bytes(), "an indicator id", "an id of --list-indicators")
+                RowError::invalid(
+                    indicator,
+                    id.as_bytes(),
+                    "an indicator id",
+                    "an id of --list-indicators",
+                )
             })?,
         };
         let full = row.number(target)?;
         let half_level = row.bytes(half).map(|_| row.number(half)).transpose()?;
         if half_level.is_some_and(|h| !indicator.direction.reaches(full, h)) {
-            return Err(RowError::new(half.index, format!(
-                "the half level must be easier to reach than the full level ({})",
-                indicator.direction.as_str()
-            )));
+            return Err(RowError::new(
+                half.index,
+                format!(
+                    "the half level must be easier to reach than the full level ({})",
+                    indicator.direction.as_str()
+                ),
+            ));
         }
-        let levels = PeriodLevels { indicator, period: period.to_string(), full, half: half_level };
-        match self.levels.entry((catalogue::order(indicator), levels.period.clone())) {
+        let levels = PeriodLevels {
+            indicator,
+            period: period.to_string(),
+            full,
+            half: half_level,
+        };
+        match self
+            .levels
+            .entry((catalogue::order(indicator), levels.period.clone()))
+        {
             Entry::Vacant(slot) => {
                 slot.insert((levels, row.locator));
                 Ok(())

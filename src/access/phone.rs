@@ -128,7 +128,10 @@ impl CallCounts {
     /// Calls of `outcomes`, and those of them reached the same day.
     pub fn counted(&self, outcomes: &[Outcome]) -> (u64, u64) {
         outcomes.iter().fold((0, 0), |(calls, same), o| {
-            (calls + self.calls[o.index()], same + self.same_day[o.index()])
+            (
+                calls + self.calls[o.index()],
+                same + self.same_day[o.index()],
+            )
         })
     }
 
@@ -367,10 +370,7 @@ mod tests {
     fn outcomes_in_both_languages() {
         assert_eq!(Outcome::parse("Besvarat"), Some(Outcome::Answered));
         assert_eq!(Outcome::parse("KLART"), Some(Outcome::Callback));
-        assert_eq!(
-            Outcome::parse("återuppringning"),
-            Some(Outcome::Callback)
-        );
+        assert_eq!(Outcome::parse("återuppringning"), Some(Outcome::Callback));
         assert_eq!(Outcome::parse("Fyllt"), Some(Outcome::Full));
         assert_eq!(Outcome::parse("stängt"), Some(Outcome::Closed));
         assert_eq!(Outcome::parse("Avbrutet"), Some(Outcome::Abandoned));

@@ -145,7 +145,9 @@ fn phone_targets(
     let same_day = catalogue::get("phone_same_day").expect("in the catalogue");
     let mut targets = args.output.targets(Tool::Access)?;
     for level in targets.full.iter_mut().chain(targets.half.iter_mut()) {
-        level.indicator.get_or_insert_with(|| same_day.id.to_string());
+        level
+            .indicator
+            .get_or_insert_with(|| same_day.id.to_string());
     }
     if let Some(path) = &args.phone.targets {
         targets.by_period = PeriodLevels::load_months(path, same_day, read_options, rejects)?;

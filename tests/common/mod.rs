@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The pv-coc binary Cargo built for this test run.
+/// The binaries Cargo built for this test run.
 pub const PV_COC: &str = env!("CARGO_BIN_EXE_pv-coc");
+pub const PV_ACCESS: &str = env!("CARGO_BIN_EXE_pv-access");
 
 /// A fake personnummer put into bad rows; it must never reach stderr.
 pub const SECRET_ID: &str = "19121212-1212";
@@ -43,18 +44,31 @@ impl Run {
     }
 }
 
-/// A run of pv-coc with arguments, environment and stdin.
+/// A run of a binary with arguments, environment and stdin.
 pub struct Cmd {
+    program: &'static str,
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
 }
 
 pub fn pv_coc<S: AsRef<str>>(args: &[S]) -> Cmd {
-    Cmd {
-        args: args.iter().map(|a| a.as_ref().to_string()).collect(),
-        env: Vec::new(),
-        stdin: None,
+    Cmd::new(PV_COC, args)
+}
+
+/// `pv-access` with `args` (the first one being the subcommand).
+pub fn pv_access<S: AsRef<str>>(args: &[S]) -> Cmd {
+    Cmd::new(PV_ACCESS, args)
+}
+
+impl Cmd {
+    fn new<S: AsRef<str>>(program: &'static str, args: &[S]) -> Cmd {
+        Cmd {
+            program,
+            args: args.iter().map(|a| a.as_ref().to_string()).collect(),
+            env: Vec::new(),
+            stdin: None,
+        }
     }
 }
 
@@ -81,7 +95,7 @@ impl Cmd {
     }
 
     pub fn command(&self) -> Command {
-        let mut command = Command::new(PV_COC);
+        let mut command = Command::new(self.program);
         command.args(&self.args);
         // Tests set the block size themselves; an outer setting must not leak in.
         command.env_remove("PVKIT_BLOCK_SIZE");
@@ -101,7 +115,7 @@ impl Cmd {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start pv-coc");
+        let mut child = command.spawn().expect("start the binary");
         let writer = self.stdin.clone().map(|bytes| {
             let mut stdin = child.stdin.take().expect("stdin");
             // A thread, so a large input cannot deadlock against a full stdout pipe.
@@ -109,7 +123,7 @@ impl Cmd {
                 let _ = stdin.write_all(&bytes);
             })
         });
-        let output = child.wait_with_output().expect("wait for pv-coc");
+        let output = child.wait_with_output().expect("wait for the binary");
         if let Some(writer) = writer {
             writer.join().expect("stdin writer");
         }
@@ -125,6 +139,15 @@ impl Cmd {
 pub fn testdata(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/coc")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A file under `testdata/access/`.
+pub fn access_data(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/access")
         .join(name)
         .to_string_lossy()
         .into_owned()
