@@ -511,6 +511,9 @@ mod tests {
         assert_eq!(Scale::Per1000.value(8.0, 1000.0), Some(8.0));
         assert_eq!(Scale::Index.value(1.0, 0.0), None);
         assert_eq!(Scale::Sek.value(830.0, 120.0), Some(830.0));
+        // Whole-number shares are exact, so a target of exactly 57 % is met.
+        assert_eq!(Scale::Percent.value(57.0, 100.0), Some(57.0));
+        assert_eq!(Scale::Percent.value(7.0, 10.0), Some(70.0));
     }
 
     #[test]

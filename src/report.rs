@@ -451,10 +451,10 @@ mod tests {
                 (
                     Level::Area,
                     "Söder",
-                    Some(125.0 / 150.0 * 100.0),
+                    Some(125.0 * 100.0 / 150.0),
                     Status::Half
                 ),
-                (Level::All, "ALL", Some(134.0 / 160.0 * 100.0), Status::Half),
+                (Level::All, "ALL", Some(134.0 * 100.0 / 160.0), Status::Half),
             ]
         );
     }
@@ -476,6 +476,36 @@ mod tests {
         assert_eq!("coc=0,4".parse::<LevelOverride>().unwrap().value, 0.4);
         assert!(targets.check_tool(Tool::Access).is_ok());
         assert!(targets.check_tool(Tool::Coc).is_err());
+    }
+
+    #[test]
+    fn levels_of_a_period_win_in_that_period_only() {
+        let phone = catalogue::get("phone_same_day").unwrap();
+        let targets = Targets {
+            full: vec!["phone_same_day=85".parse().unwrap()],
+            half: vec![],
+            by_period: vec![PeriodLevels {
+                indicator: phone,
+                period: "2024-05".into(),
+                full: 80.0,
+                half: None,
+            }],
+        };
+        assert_eq!(targets.levels_in(phone, "2024-05"), (Some(80.0), None));
+        assert_eq!(targets.levels_in(phone, "2024-06"), (Some(85.0), Some(80.0)));
+        let far = catalogue::get("far_per_1000").unwrap();
+        assert_eq!(targets.levels_in(far, "2024-05"), (Some(8.0), Some(7.0)));
+        assert!(targets.check_tool(Tool::Access).is_ok());
+        assert!(targets.check_tool(Tool::Far).is_err());
+    }
+
+    #[test]
+    fn month_labels_of_a_targets_file() {
+        assert!(is_month_label("2024-05"));
+        assert!(is_month_label("2024-12"));
+        for bad in ["2024-13", "2024-00", "2024-5", "202405", "2024-05-01", "24-05-01"] {
+            assert!(!is_month_label(bad), "{bad}");
+        }
     }
 
     #[test]

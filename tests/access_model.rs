@@ -243,6 +243,9 @@ struct PhoneSettings {
     period: Option<(Day, Day)>,
 }
 
+/// Per outcome: calls, and those reached the same day (one unit and period).
+type OutcomeCounts = BTreeMap<&'static str, (u64, u64)>;
+
 fn phone_model(calls: &[Call], s: &PhoneSettings, areas: &BTreeMap<String, String>) -> Rows {
     let mut rows = Rows::new();
     let window = match s.period {
@@ -255,8 +258,7 @@ fn phone_model(calls: &[Call], s: &PhoneSettings, areas: &BTreeMap<String, Strin
             _ => return rows,
         },
     };
-    // (unit, period) → outcome → (calls, reached the same day)
-    let mut cells: BTreeMap<(String, String), BTreeMap<&str, (u64, u64)>> = BTreeMap::new();
+    let mut cells: BTreeMap<(String, String), OutcomeCounts> = BTreeMap::new();
     for call in calls {
         if call.received < window.0 || call.received > window.1 {
             continue;

@@ -15,16 +15,17 @@ const ABOUT: &str = "Access to care: phone accessibility (0:an), call outcomes a
 const LONG_ABOUT: &str = "\
 Access to care per vårdcentral, the first steps of the care guarantee (vårdgarantin 0-3-90-90).
 
-  pv-access phone       telephone accessibility (0:an): calls reached the same day, the outcome \
-distribution of incoming calls, and the monthly phone target payment (phone_same_day, \
-phone_outcome, phone_payment)
-  pv-access assessment  medical assessment within 0, 3 and 7 days (3:an) (assessment_0d, \
-assessment_3d, assessment_7d)
+pv-access phone: telephone accessibility (0:an), calls reached the same day (phone_same_day), \
+the outcome distribution of incoming calls (phone_outcome) and the monthly phone target payment \
+(phone_payment).
+
+pv-access assessment: medical assessment within 3 days (3:an, assessment_3d), and within 0 and \
+7 days (assessment_0d, assessment_7d).
 
 Both write the shared indicator rows (indicator, level, unit, period, group, numerator, \
 denominator, value, target, status) and take the common input, output and period options. \
-See `pv-access phone --help` and `pv-access assessment --help` (or the man pages \
-pv-access-phone(1) and pv-access-assessment(1)).";
+See `pv-access phone --help` and `pv-access assessment --help`, or the man pages \
+pv-access-phone(1) and pv-access-assessment(1).";
 
 const PHONE_ABOUT: &str =
     "Phone accessibility (0:an): calls reached the same day, incoming calls by outcome, payment";
@@ -249,6 +250,8 @@ const ASSESSMENT_EXAMPLES: &str = "  pv-access assessment --units units.csv asse
       The 12 months ending 2024-12-31, unassessed contacts judged on that day.
 ";
 
+const MONTHS_HELP: &str = "Length of the period in calendar months, ending on --as-of (12 with --as-of alone) or on the latest date in the input";
+
 /// The clap command with both subcommands' reference texts; also used
 /// for the man pages (pv-access.1, pv-access-phone.1, pv-access-assessment.1).
 pub fn command() -> clap::Command {
@@ -260,6 +263,7 @@ pub fn command() -> clap::Command {
                     &[&CALLS, &MONTH_TARGETS, &LISTED, &LISTING],
                     PHONE_EXAMPLES,
                 ))
+                .mut_arg("months", |arg| arg.help(MONTHS_HELP))
                 .mut_arg("target", |arg| {
                     arg.help("Full target level: VALUE for phone_same_day [default: 90], or ID=VALUE (repeatable)")
                 })
@@ -270,8 +274,9 @@ pub fn command() -> clap::Command {
         .mut_subcommand("assessment", |assessment| {
             assessment
                 .after_long_help(super::reference(&[&ASSESSMENTS], ASSESSMENT_EXAMPLES))
+                .mut_arg("months", |arg| arg.help(MONTHS_HELP))
                 .mut_arg("as_of", |arg| {
-                    arg.help("The day unassessed contacts are judged on, and the last day of the period [default: the latest contact or assessment date in the input]")
+                    arg.help("The day unassessed contacts are judged on; given, it also ends the period (--months, 12 by default) [default: the latest contact or assessment date in the input]")
                 })
         })
 }
