@@ -492,7 +492,10 @@ mod tests {
             }],
         };
         assert_eq!(targets.levels_in(phone, "2024-05"), (Some(80.0), None));
-        assert_eq!(targets.levels_in(phone, "2024-06"), (Some(85.0), Some(80.0)));
+        assert_eq!(
+            targets.levels_in(phone, "2024-06"),
+            (Some(85.0), Some(80.0))
+        );
         let far = catalogue::get("far_per_1000").unwrap();
         assert_eq!(targets.levels_in(far, "2024-05"), (Some(8.0), Some(7.0)));
         assert!(targets.check_tool(Tool::Access).is_ok());
@@ -503,7 +506,14 @@ mod tests {
     fn month_labels_of_a_targets_file() {
         assert!(is_month_label("2024-05"));
         assert!(is_month_label("2024-12"));
-        for bad in ["2024-13", "2024-00", "2024-5", "202405", "2024-05-01", "24-05-01"] {
+        for bad in [
+            "2024-13",
+            "2024-00",
+            "2024-5",
+            "202405",
+            "2024-05-01",
+            "24-05-01",
+        ] {
             assert!(!is_month_label(bad), "{bad}");
         }
     }
