@@ -1,6 +1,7 @@
 //! pv-access: phone accessibility (0:an) and medical assessment within 3
 //! days (3:an) per vårdcentral.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -18,7 +19,7 @@ use pvkit::intern::SharedNames;
 use pvkit::listing::ListedCounts;
 use pvkit::output;
 use pvkit::period::Granularity;
-use pvkit::report::{PeriodLevels, Report, Targets};
+use pvkit::report::{Measure, PeriodLevels, Report, Targets};
 
 fn main() -> ExitCode {
     cli::main(Tool::Access, || {
@@ -73,8 +74,9 @@ fn run_phone(args: PhoneArgs) -> Result<()> {
         .into_iter()
         .map(CallSink::into_folded)
         .collect();
-    let found = phone::finish(folded, unit_names.into_names(), &config)?;
-    let mut measures = found.measures.clone();
+    let mut found = phone::finish(folded, unit_names.into_names(), &config)?;
+    let mut measures = std::mem::take(&mut found.measures);
+    let unlisted = listed.as_ref().map(|l| without_listed(&measures, l));
     if let (Some(kr), Some(listed), Some(window)) =
         (args.phone.payment_per_listed, &listed, found.window)
     {
@@ -90,7 +92,7 @@ fn run_phone(args: PhoneArgs) -> Result<()> {
             targets: &targets,
             min_cell: None,
         }
-        .rows(found.measures.clone());
+        .rows(measures.clone());
         measures.extend(phone::payments(&judged, listed, kr, window));
     }
     let report = Report {
@@ -103,7 +105,14 @@ fn run_phone(args: PhoneArgs) -> Result<()> {
     output::write_indicator_rows(output::stdout(), style, &report.rows(measures))?;
     let skipped = cli::finish_rejects(&args.input, &rejects)?;
     if !quiet {
-        summarize_phone(rows_read, &found, &config, listed.as_ref(), skipped);
+        summarize_phone(
+            rows_read,
+            &found,
+            &config,
+            listed.as_ref(),
+            unlisted,
+            skipped,
+        );
     }
     Ok(())
 }
@@ -156,11 +165,22 @@ fn phone_targets(
     Ok(targets)
 }
 
+/// Units with calls that the listed counts do not have, in name order.
+fn without_listed(measures: &[Measure], listed: &ListedCounts) -> Vec<String> {
+    let units: BTreeSet<&str> = measures.iter().map(|m| m.unit.as_str()).collect();
+    units
+        .into_iter()
+        .filter(|unit| listed.get(unit).is_none())
+        .map(str::to_string)
+        .collect()
+}
+
 fn summarize_phone(
     rows: u64,
     found: &PhoneResult,
     config: &PhoneConfig,
     listed: Option<&ListedCounts>,
+    unlisted: Option<Vec<String>>,
     skipped: Option<String>,
 ) {
     let mut parts = Vec::new();
@@ -200,26 +220,18 @@ fn summarize_phone(
         ));
     }
     if let Some(listed) = listed {
-        let missing: Vec<&str> = found
-            .measures
-            .iter()
-            .map(|m| m.unit.as_str())
-            .filter(|unit| listed.get(unit).is_none())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
         parts.push(format!(
             "listed: {} patients at {} units",
             listed.total(),
             listed.units.len()
         ));
-        if !missing.is_empty() {
-            parts.push(format!(
-                "{} units with calls have no listed patients and earn nothing: {}",
-                missing.len(),
-                missing.join(", ")
-            ));
-        }
+    }
+    if let Some(missing) = unlisted.filter(|m| !m.is_empty()) {
+        parts.push(format!(
+            "{} units with calls have no listed patients and earn nothing: {}",
+            missing.len(),
+            missing.join(", ")
+        ));
     }
     if !found.has_units {
         parts.push("no unit column: the input is one unit (ALL)".to_string());
@@ -259,7 +271,7 @@ fn run_assessment(args: AssessmentArgs) -> Result<()> {
         .into_iter()
         .map(AssessmentSink::into_folded)
         .collect();
-    let found = assessment::finish(
+    let mut found = assessment::finish(
         folded,
         unit_names.into_names(),
         professions.into_names(),
@@ -275,7 +287,7 @@ fn run_assessment(args: AssessmentArgs) -> Result<()> {
     output::write_indicator_rows(
         output::stdout(),
         style,
-        &report.rows(found.measures.clone()),
+        &report.rows(std::mem::take(&mut found.measures)),
     )?;
     let skipped = cli::finish_rejects(&args.input, &rejects)?;
     if !quiet {
