@@ -603,6 +603,7 @@ mod tests {
         assert_eq!(Scale::Index.value(1.0, 0.0), None);
         assert_eq!(Scale::Sek.value(830.0, 120.0), Some(830.0));
         assert_eq!(Scale::Percent.value(57.0, 100.0), Some(57.0));
+        assert_eq!(Scale::Percent.value(7.0, 10.0), Some(70.0));
         assert_eq!(Scale::Per1000.value(7.0, 875.0), Some(8.0));
     }
 

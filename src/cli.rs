@@ -20,6 +20,7 @@ use crate::period::{self, PeriodSpec, Window};
 use crate::report::{LevelOverride, Targets};
 use crate::units::Units;
 
+pub mod access;
 pub mod coc;
 pub mod far;
 
@@ -117,6 +118,7 @@ impl OutputArgs {
         let targets = Targets {
             full: self.target.clone(),
             half: self.half.clone(),
+            by_period: Vec::new(),
         };
         targets.check_tool(tool).map_err(usage)?;
         Ok(targets)
@@ -381,5 +383,5 @@ pub fn reference(schemas: &[&Schema], examples: &str) -> String {
 
 /// Every tool's clap command, for man pages and their staleness test.
 pub fn commands() -> Vec<clap::Command> {
-    vec![coc::command(), far::command()]
+    vec![coc::command(), access::command(), far::command()]
 }

@@ -2,10 +2,11 @@
 //! exports.
 //!
 //! Data flows one way: bytes → records ([`input`]) → typed rows folded by a
-//! computation module ([`continuity`] …, pure, no I/O) → unit-level
+//! computation module ([`continuity`], [`access`] …, pure, no I/O) → unit-level
 //! measures → rows ([`report`]) → writers ([`output`]). The binaries in
 //! `src/bin/` only wire these together.
 
+pub mod access;
 pub mod catalogue;
 pub mod cli;
 pub mod continuity;

@@ -3,9 +3,16 @@
 //! the deterministic order. Every ratio tool ends here.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::path::Path;
 use std::str::FromStr;
 
+use anyhow::Result;
+
 use crate::catalogue::{self, Indicator, Scale, Tool};
+use crate::input::{
+    self, Col, ColumnSpec, Locator, ReadOptions, RejectLog, Row, RowError, RowSink, Schema,
+};
 use crate::listing::ListedCounts;
 use crate::output::{ALL_UNITS, IndicatorRow, Level, Status, sort_rows};
 use crate::suppress;
@@ -57,6 +64,20 @@ impl FromStr for LevelOverride {
 pub struct Targets {
     pub full: Vec<LevelOverride>,
     pub half: Vec<LevelOverride>,
+    /// Levels that hold in one period only (`--targets FILE`); they win
+    /// over every other level in rows of that period.
+    pub by_period: Vec<PeriodLevels>,
+}
+
+/// An indicator's levels in rows of one period label, such as Örebro's
+/// 80/70 instead of 90/80 for the phone target in May 2024.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeriodLevels {
+    pub indicator: &'static Indicator,
+    pub period: String,
+    pub full: f64,
+    /// `None`: no half level in this period.
+    pub half: Option<f64>,
 }
 
 impl Targets {
@@ -82,11 +103,25 @@ impl Targets {
         (full, half)
     }
 
+    /// Full and half level for `indicator` in rows of `period`: levels
+    /// given for that period, else [`Targets::levels`].
+    pub fn levels_in(&self, indicator: &Indicator, period: &str) -> (Option<f64>, Option<f64>) {
+        self.by_period
+            .iter()
+            .find(|p| p.indicator == indicator && p.period == period)
+            .map_or_else(|| self.levels(indicator), |p| (Some(p.full), p.half))
+    }
+
     /// Rejects overrides naming unknown indicators or indicators another
     /// tool computes.
     pub fn check_tool(&self, tool: Tool) -> Result<(), String> {
-        for o in self.full.iter().chain(&self.half) {
-            let Some(id) = &o.indicator else { continue };
+        let named = self
+            .full
+            .iter()
+            .chain(&self.half)
+            .filter_map(|o| o.indicator.as_deref());
+        let by_period = self.by_period.iter().map(|p| p.indicator.id);
+        for id in named.chain(by_period) {
             match catalogue::get(id) {
                 None => return Err(format!("unknown indicator {id:?} (see --list-indicators)")),
                 Some(ind) if ind.tool != tool => {
@@ -99,6 +134,120 @@ impl Targets {
             }
         }
         Ok(())
+    }
+}
+
+pub static MONTH_TARGETS: Schema = Schema {
+    what: "monthly targets",
+    columns: &[
+        ColumnSpec::required("month"),
+        ColumnSpec::required("target"),
+        ColumnSpec::optional("half"),
+        ColumnSpec::optional("indicator"),
+    ],
+};
+
+impl PeriodLevels {
+    /// A targets file, one row per month: `month,target[,half][,indicator]`
+    /// (`2024-05,80,70`). Rows without an indicator are for `indicator`;
+    /// an empty half means no half level that month. A month given twice
+    /// for one indicator is an error naming both lines.
+    pub fn load_months(
+        path: &Path,
+        indicator: &'static Indicator,
+        options: &ReadOptions,
+        rejects: &mut RejectLog,
+    ) -> Result<Vec<PeriodLevels>> {
+        let sink = input::read_small(path, &MONTH_TARGETS, options, rejects, |columns| {
+            Ok(MonthTargetsSink {
+                cols: ["month", "target", "half", "indicator"].map(|name| columns.col(name)),
+                default: indicator,
+                levels: BTreeMap::new(),
+            })
+        })?;
+        Ok(sink
+            .levels
+            .into_values()
+            .map(|(levels, _)| levels)
+            .collect())
+    }
+}
+
+struct MonthTargetsSink {
+    /// month, target, half, indicator.
+    cols: [Col; 4],
+    default: &'static Indicator,
+    levels: BTreeMap<(usize, String), (PeriodLevels, Locator)>,
+}
+
+/// `YYYY-MM` with a month 01–12.
+fn is_month_label(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    b.len() == 7
+        && b[4] == b'-'
+        && digits(0..4)
+        && digits(5..7)
+        && matches!(
+            &text[5..],
+            "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12"
+        )
+}
+
+impl RowSink for MonthTargetsSink {
+    fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
+        let [month, target, half, indicator] = self.cols;
+        let period = row.required_text(month)?;
+        if !is_month_label(period) {
+            return Err(RowError::invalid(
+                month,
+                period.as_bytes(),
+                "a month",
+                "YYYY-MM, such as 2024-05",
+            ));
+        }
+        let indicator = match row.text(indicator)? {
+            None => self.default,
+            Some(id) => catalogue::get(id).ok_or_else(|| {
+                RowError::invalid(
+                    indicator,
+                    id.as_bytes(),
+                    "an indicator id",
+                    "an id of --list-indicators",
+                )
+            })?,
+        };
+        let full = row.number(target)?;
+        let half_level = row.bytes(half).map(|_| row.number(half)).transpose()?;
+        if half_level.is_some_and(|h| !indicator.direction.reaches(full, h)) {
+            return Err(RowError::new(
+                half.index,
+                format!(
+                    "the half level must be easier to reach than the full level ({})",
+                    indicator.direction.as_str()
+                ),
+            ));
+        }
+        let levels = PeriodLevels {
+            indicator,
+            period: period.to_string(),
+            full,
+            half: half_level,
+        };
+        match self
+            .levels
+            .entry((catalogue::order(indicator), levels.period.clone()))
+        {
+            Entry::Vacant(slot) => {
+                slot.insert((levels, row.locator));
+                Ok(())
+            }
+            Entry::Occupied(first) => Err(RowError::new(
+                month.index,
+                format!("{} has levels for {period} twice", indicator.id),
+            )
+            .related_to(first.get().1)),
+        }
     }
 }
 
@@ -192,7 +341,7 @@ impl Report<'_> {
         denominator: f64,
     ) -> IndicatorRow {
         let value = indicator.scale.value(numerator, denominator);
-        let (target, half) = self.targets.levels(indicator);
+        let (target, half) = self.targets.levels_in(indicator, period);
         IndicatorRow {
             indicator,
             level,
@@ -322,6 +471,7 @@ mod tests {
         let targets = Targets {
             full: vec!["85".parse().unwrap(), "phone_same_day=95".parse().unwrap()],
             half: vec![],
+            by_period: vec![],
         };
         let phone = catalogue::get("phone_same_day").unwrap();
         let far = catalogue::get("far_per_1000").unwrap();
@@ -335,7 +485,7 @@ mod tests {
         assert!(targets.check_tool(Tool::Coc).is_err());
         let unknown = Targets {
             full: vec!["nope=3".parse().unwrap()],
-            half: vec![],
+            ..Targets::default()
         };
         assert!(
             unknown
@@ -348,9 +498,49 @@ mod tests {
         assert_eq!(targets.levels(payment), (None, None));
         let named = Targets {
             full: vec!["far_payment=1000".parse().unwrap()],
-            half: vec![],
+            ..Targets::default()
         };
         assert_eq!(named.levels(payment), (Some(1000.0), None));
+    }
+
+    #[test]
+    fn levels_of_a_period_win_in_that_period_only() {
+        let phone = catalogue::get("phone_same_day").unwrap();
+        let targets = Targets {
+            full: vec!["phone_same_day=85".parse().unwrap()],
+            half: vec![],
+            by_period: vec![PeriodLevels {
+                indicator: phone,
+                period: "2024-05".into(),
+                full: 80.0,
+                half: None,
+            }],
+        };
+        assert_eq!(targets.levels_in(phone, "2024-05"), (Some(80.0), None));
+        assert_eq!(
+            targets.levels_in(phone, "2024-06"),
+            (Some(85.0), Some(80.0))
+        );
+        let far = catalogue::get("far_per_1000").unwrap();
+        assert_eq!(targets.levels_in(far, "2024-05"), (Some(8.0), Some(7.0)));
+        assert!(targets.check_tool(Tool::Access).is_ok());
+        assert!(targets.check_tool(Tool::Far).is_err());
+    }
+
+    #[test]
+    fn month_labels_of_a_targets_file() {
+        assert!(is_month_label("2024-05"));
+        assert!(is_month_label("2024-12"));
+        for bad in [
+            "2024-13",
+            "2024-00",
+            "2024-5",
+            "202405",
+            "2024-05-01",
+            "24-05-01",
+        ] {
+            assert!(!is_month_label(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -183,6 +183,10 @@ pub const ALIASES: &[(&str, &[&str])] = &[
     ),
     ("name", &["namn", "enhetsnamn", "unit_name"]),
     ("listed", &["listade", "antal_listade", "listed_count"]),
+    ("month", &["månad", "manad", "period"]),
+    ("target", &["mål", "mal", "målnivå", "malniva", "full"]),
+    ("half", &["halv", "halv_nivå", "halv_niva", "half_target"]),
+    ("indicator", &["indikator", "indicator_id"]),
     (
         "doctor_fte",
         &[

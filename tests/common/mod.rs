@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The binaries Cargo built for this test run.
 pub const PV_COC: &str = env!("CARGO_BIN_EXE_pv-coc");
+pub const PV_ACCESS: &str = env!("CARGO_BIN_EXE_pv-access");
 pub const PV_FAR: &str = env!("CARGO_BIN_EXE_pv-far");
 
 /// A fake personnummer put into bad rows; it must never reach stderr.
@@ -54,6 +55,11 @@ pub struct Cmd {
 
 pub fn pv_coc<S: AsRef<str>>(args: &[S]) -> Cmd {
     Cmd::of(PV_COC, args)
+}
+
+/// `pv-access` with `args` (the first one being the subcommand).
+pub fn pv_access<S: AsRef<str>>(args: &[S]) -> Cmd {
+    Cmd::of(PV_ACCESS, args)
 }
 
 pub fn pv_far<S: AsRef<str>>(args: &[S]) -> Cmd {
@@ -142,6 +148,15 @@ pub fn testdata_in(dir: &str, name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata")
         .join(dir)
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A file under `testdata/access/`.
+pub fn access_data(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/access")
         .join(name)
         .to_string_lossy()
         .into_owned()
