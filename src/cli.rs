@@ -89,7 +89,7 @@ pub struct OutputArgs {
     #[arg(long)]
     pub no_total: bool,
 
-    /// Suppress rows whose denominator is below N: blank numerator and value, status 'suppressed'
+    /// Suppress rows whose denominator is below N: blank numerator and value, status 'suppressed' (never payments)
     #[arg(long, value_name = "N")]
     pub min_cell: Option<u64>,
 

@@ -112,9 +112,15 @@ pub fn sort_rows(rows: &mut [IndicatorRow]) {
             .cmp(&catalogue::order(b.indicator))
             .then(a.level.cmp(&b.level))
             .then_with(|| a.unit.cmp(&b.unit))
-            .then_with(|| a.period.cmp(&b.period))
+            .then_with(|| period_order(&a.period).cmp(&period_order(&b.period)))
             .then_with(|| a.group.cmp(&b.group))
     });
+}
+
+/// Months (`2024-03`) before intervals (`2024-01-01/2024-12-31`), so a
+/// unit's monthly rows are followed by its sums over longer periods.
+fn period_order(period: &str) -> (bool, &str) {
+    (period.contains('/'), period)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

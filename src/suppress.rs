@@ -1,7 +1,10 @@
 //! Small-cell suppression: with `--min-cell N`, a row whose denominator is
 //! below N keeps its denominator but loses numerator and value (SKR does
-//! not publish counts under 20).
+//! not publish counts under 20). Payments (kronor) are never suppressed:
+//! their denominator is the listed population, not a count of events about
+//! few patients, and a unit must see what it earned.
 
+use crate::catalogue::Scale;
 use crate::output::{IndicatorRow, Status};
 
 /// Blanks rows with a denominator under `min_cell`.
@@ -9,7 +12,7 @@ pub fn apply(rows: &mut [IndicatorRow], min_cell: Option<u64>) {
     let Some(min_cell) = min_cell else { return };
     for row in rows
         .iter_mut()
-        .filter(|row| row.denominator < min_cell as f64)
+        .filter(|row| row.indicator.scale != Scale::Sek && row.denominator < min_cell as f64)
     {
         row.numerator = None;
         row.value = None;
@@ -45,5 +48,23 @@ mod tests {
         );
         assert_eq!(rows[1].value, Some(50.0));
         assert_eq!(rows[0].denominator, 19.0);
+    }
+
+    #[test]
+    fn payments_are_never_suppressed() {
+        let mut rows = vec![IndicatorRow {
+            indicator: catalogue::get("phone_payment").unwrap(),
+            level: Level::Unit,
+            unit: "A".into(),
+            period: "2024-05".into(),
+            group: String::new(),
+            numerator: Some(83.0),
+            denominator: 12.0,
+            value: Some(83.0),
+            target: None,
+            status: Status::None,
+        }];
+        apply(&mut rows, Some(20));
+        assert_eq!((rows[0].value, rows[0].status), (Some(83.0), Status::None));
     }
 }
