@@ -21,6 +21,7 @@ use crate::report::{LevelOverride, Targets};
 use crate::units::Units;
 
 pub mod coc;
+pub mod coverage;
 
 /// How inputs are read.
 #[derive(Args, Debug, Clone)]
@@ -380,5 +381,7 @@ pub fn reference(schemas: &[&Schema], examples: &str) -> String {
 
 /// Every tool's clap command, for man pages and their staleness test.
 pub fn commands() -> Vec<clap::Command> {
-    vec![coc::command()]
+    let mut commands = vec![coc::command()];
+    commands.extend(coverage::man_commands());
+    commands
 }

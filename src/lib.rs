@@ -2,13 +2,14 @@
 //! exports.
 //!
 //! Data flows one way: bytes → records ([`input`]) → typed rows folded by a
-//! computation module ([`continuity`] …, pure, no I/O) → unit-level
+//! computation module ([`continuity`], [`coverage`] …, pure, no I/O) → unit-level
 //! measures → rows ([`report`]) → writers ([`output`]). The binaries in
 //! `src/bin/` only wire these together.
 
 pub mod catalogue;
 pub mod cli;
 pub mod continuity;
+pub mod coverage;
 pub mod exact;
 pub mod input;
 pub mod intern;
@@ -17,5 +18,6 @@ pub mod listing;
 pub mod output;
 pub mod period;
 pub mod report;
+pub mod staffing;
 pub mod suppress;
 pub mod units;
