@@ -9,7 +9,7 @@ use clap::FromArgMatches;
 use pvkit::catalogue::Tool;
 use pvkit::cli::coverage::{
     CareArgs, CoverageArgs, CoverageCommand, DialogueBy, DoctorsArgs, HealthDialogueArgs,
-    NamedDoctorArgs, NamedDoctorBy, ReachArgs, ScopeChoice,
+    NamedDoctorArgs, NamedDoctorBy, ReachArgs, ScopeChoice, given,
 };
 use pvkit::cli::{self, CatalogueArgs, InputArgs, OutputArgs, PeriodArgs, note};
 use pvkit::coverage::{self, dialogue, listed, visits};
@@ -102,7 +102,7 @@ impl<'a> Common<'a> {
 struct VisitRun<'a> {
     config: visits::Config,
     visits: &'a [std::path::PathBuf],
-    listing: &'a std::path::Path,
+    listing: &'a Option<std::path::PathBuf>,
     input: &'a InputArgs,
     output: &'a OutputArgs,
     catalogue: &'a CatalogueArgs,
@@ -171,7 +171,11 @@ fn visit_ratio(run: VisitRun<'_>) -> Result<()> {
     let Some(mut common) = Common::start(run.input, run.output, run.catalogue)? else {
         return Ok(());
     };
-    let listing = Listing::load(run.listing, &common.read_options, &mut common.rejects)?;
+    let listing = Listing::load(
+        given(run.listing, "--listing")?,
+        &common.read_options,
+        &mut common.rejects,
+    )?;
     let shared = visits::Shared::new(&run.config, &listing, common.units.as_ref());
     let result = input::read(
         &Source::from_args(run.visits),
@@ -280,7 +284,11 @@ fn listed_per_doctor(args: DoctorsArgs) -> Result<()> {
             ListedCounts::from_listing(&listing)
         }
     };
-    let staffing = Staffing::load(&args.staffing, &common.read_options, &mut common.rejects)?;
+    let staffing = Staffing::load(
+        given(&args.staffing, "--staffing")?,
+        &common.read_options,
+        &mut common.rejects,
+    )?;
     let (measures, without) = listed::listed_per_doctor(&listed, &staffing, &args.snapshot.label());
     if !without.is_empty() {
         let units: Vec<String> = without
@@ -315,7 +323,7 @@ fn health_dialogue(args: HealthDialogueArgs) -> Result<()> {
     };
     let config = dialogue_config(&args)?;
     let listing: Listing<Person> = Listing::load_sources(
-        &[Source::from_path(&args.listing)],
+        &[Source::from_path(given(&args.listing, "--listing")?)],
         &dialogue::DIALOGUE_LISTING,
         &common.read_options,
         &mut common.rejects,
@@ -347,7 +355,7 @@ fn dialogue_config(args: &HealthDialogueArgs) -> Result<dialogue::Config> {
     ages.sort_unstable();
     ages.dedup();
     Ok(dialogue::Config {
-        year: args.year,
+        year: *given(&args.year, "--year")?,
         ages,
         offered_codes,
         completed_codes,

@@ -133,6 +133,18 @@ pub struct ContactTypesArg {
     pub contact_types: Vec<String>,
 }
 
+/// Flags that answer on their own, so the inputs a subcommand needs are
+/// required unless one of them is given.
+const CATALOGUE_FLAGS: [&str; 2] = ["list_indicators", "explain"];
+
+/// A value clap requires unless a catalogue flag was given, once the
+/// catalogue flags have had their turn.
+pub fn given<'a, T>(value: &'a Option<T>, flag: &str) -> anyhow::Result<&'a T> {
+    value
+        .as_ref()
+        .ok_or_else(|| super::usage(format!("{flag} is required")))
+}
+
 #[derive(Args, Debug)]
 pub struct CareArgs {
     /// Visits CSV files, read in order (stdin when none or -)
@@ -140,8 +152,8 @@ pub struct CareArgs {
     pub visits: Vec<PathBuf>,
 
     /// Listing snapshot (patient_id, unit): whose visits count, and at which unit
-    #[arg(long, value_name = "FILE", required = true)]
-    pub listing: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present_any = CATALOGUE_FLAGS)]
+    pub listing: Option<PathBuf>,
 
     /// Professions whose visits count, comma-separated, Swedish or English (läkare, ssk …), or 'all'
     #[arg(
@@ -195,8 +207,8 @@ pub struct ReachArgs {
     pub visits: Vec<PathBuf>,
 
     /// Listing snapshot (patient_id, unit): the listed patients per unit
-    #[arg(long, value_name = "FILE", required = true)]
-    pub listing: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present_any = CATALOGUE_FLAGS)]
+    pub listing: Option<PathBuf>,
 
     /// Professions whose visits count, comma-separated, Swedish or English (läkare, ssk …), or 'all'
     #[arg(
@@ -276,8 +288,8 @@ pub struct DoctorsArgs {
     pub listing: Vec<PathBuf>,
 
     /// Staffing file (unit, doctor_fte): doctor full-time equivalents per unit
-    #[arg(long, value_name = "FILE", required = true)]
-    pub staffing: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present_any = CATALOGUE_FLAGS)]
+    pub staffing: Option<PathBuf>,
 
     /// Listed counts per unit (unit, listed), instead of listing snapshot files
     #[arg(long, value_name = "FILE", conflicts_with = "listing")]
@@ -303,12 +315,12 @@ pub struct HealthDialogueArgs {
     pub activities: Vec<PathBuf>,
 
     /// Listing snapshot (patient_id, unit, birth_date): the cohort and its units
-    #[arg(long, value_name = "FILE", required = true)]
-    pub listing: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present_any = CATALOGUE_FLAGS)]
+    pub listing: Option<PathBuf>,
 
     /// The calendar year: the cohort turns the --ages in it, registrations dated in it count
-    #[arg(long, value_name = "YEAR", required = true, value_parser = clap::value_parser!(i16).range(1900..=2200), help_heading = "Health dialogues")]
-    pub year: i16,
+    #[arg(long, value_name = "YEAR", required_unless_present_any = CATALOGUE_FLAGS, value_parser = clap::value_parser!(i16).range(1900..=2200), help_heading = "Health dialogues")]
+    pub year: Option<i16>,
 
     /// Ages turned in the year that make the cohort, comma-separated
     #[arg(long, value_delimiter = ',', value_name = "LIST", default_value = "40,50,60,70", value_parser = clap::value_parser!(i16).range(0..=130), help_heading = "Health dialogues")]

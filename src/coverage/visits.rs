@@ -201,7 +201,8 @@ impl<'a> VisitSink<'a> {
         let config = shared.config;
         if config.professions.is_some() && !cols[3].is_present() {
             return Err(crate::cli::usage(
-                "--professions needs a profession column in the visits (see --col)",
+                "counting only some professions (--professions) needs a profession column in \
+                 the visits (see --col); --professions all counts every visit",
             ));
         }
         if shared.needs_levels() && !cols[5].is_present() && shared.units.is_none() {

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The pv-coc binary Cargo built for this test run.
+/// The binaries Cargo built for this test run.
 pub const PV_COC: &str = env!("CARGO_BIN_EXE_pv-coc");
+pub const PV_COVERAGE: &str = env!("CARGO_BIN_EXE_pv-coverage");
 
 /// A fake personnummer put into bad rows; it must never reach stderr.
 pub const SECRET_ID: &str = "19121212-1212";
@@ -43,15 +44,25 @@ impl Run {
     }
 }
 
-/// A run of pv-coc with arguments, environment and stdin.
+/// A run of one of the binaries with arguments, environment and stdin.
 pub struct Cmd {
+    program: &'static str,
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
 }
 
 pub fn pv_coc<S: AsRef<str>>(args: &[S]) -> Cmd {
+    program(PV_COC, args)
+}
+
+pub fn pv_coverage<S: AsRef<str>>(args: &[S]) -> Cmd {
+    program(PV_COVERAGE, args)
+}
+
+fn program<S: AsRef<str>>(program: &'static str, args: &[S]) -> Cmd {
     Cmd {
+        program,
         args: args.iter().map(|a| a.as_ref().to_string()).collect(),
         env: Vec::new(),
         stdin: None,
@@ -81,7 +92,7 @@ impl Cmd {
     }
 
     pub fn command(&self) -> Command {
-        let mut command = Command::new(PV_COC);
+        let mut command = Command::new(self.program);
         command.args(&self.args);
         // Tests set the block size themselves; an outer setting must not leak in.
         command.env_remove("PVKIT_BLOCK_SIZE");
@@ -101,7 +112,7 @@ impl Cmd {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start pv-coc");
+        let mut child = command.spawn().expect("start the binary");
         let writer = self.stdin.clone().map(|bytes| {
             let mut stdin = child.stdin.take().expect("stdin");
             // A thread, so a large input cannot deadlock against a full stdout pipe.
@@ -109,7 +120,7 @@ impl Cmd {
                 let _ = stdin.write_all(&bytes);
             })
         });
-        let output = child.wait_with_output().expect("wait for pv-coc");
+        let output = child.wait_with_output().expect("wait for the binary");
         if let Some(writer) = writer {
             writer.join().expect("stdin writer");
         }
@@ -123,8 +134,14 @@ impl Cmd {
 
 /// A file under `testdata/coc/`.
 pub fn testdata(name: &str) -> String {
+    tool_testdata("coc", name)
+}
+
+/// A file under `testdata/<tool>/`.
+pub fn tool_testdata(tool: &str, name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/coc")
+        .join("testdata")
+        .join(tool)
         .join(name)
         .to_string_lossy()
         .into_owned()
