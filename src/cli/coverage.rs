@@ -151,7 +151,7 @@ pub struct CareArgs {
     #[arg(value_name = "VISITS")]
     pub visits: Vec<PathBuf>,
 
-    /// Listing snapshot (patient_id, unit): whose visits count, and at which unit
+    /// Listing snapshot (patient_id, unit): whose visits count, and at which unit (required)
     #[arg(long, value_name = "FILE", required_unless_present_any = CATALOGUE_FLAGS)]
     pub listing: Option<PathBuf>,
 
@@ -206,7 +206,7 @@ pub struct ReachArgs {
     #[arg(value_name = "VISITS")]
     pub visits: Vec<PathBuf>,
 
-    /// Listing snapshot (patient_id, unit): the listed patients per unit
+    /// Listing snapshot (patient_id, unit): the listed patients per unit (required)
     #[arg(long, value_name = "FILE", required_unless_present_any = CATALOGUE_FLAGS)]
     pub listing: Option<PathBuf>,
 
@@ -287,7 +287,7 @@ pub struct DoctorsArgs {
     #[arg(value_name = "LISTING")]
     pub listing: Vec<PathBuf>,
 
-    /// Staffing file (unit, doctor_fte): doctor full-time equivalents per unit
+    /// Staffing file (unit, doctor_fte): doctor full-time equivalents per unit (required)
     #[arg(long, value_name = "FILE", required_unless_present_any = CATALOGUE_FLAGS)]
     pub staffing: Option<PathBuf>,
 
@@ -314,11 +314,11 @@ pub struct HealthDialogueArgs {
     #[arg(value_name = "ACTIVITIES")]
     pub activities: Vec<PathBuf>,
 
-    /// Listing snapshot (patient_id, unit, birth_date): the cohort and its units
+    /// Listing snapshot (patient_id, unit, birth_date): the cohort and its units (required)
     #[arg(long, value_name = "FILE", required_unless_present_any = CATALOGUE_FLAGS)]
     pub listing: Option<PathBuf>,
 
-    /// The calendar year: the cohort turns the --ages in it, registrations dated in it count
+    /// The calendar year: the cohort turns the --ages in it, registrations dated in it count (required)
     #[arg(long, value_name = "YEAR", required_unless_present_any = CATALOGUE_FLAGS, value_parser = clap::value_parser!(i16).range(1900..=2200), help_heading = "Health dialogues")]
     pub year: Option<i16>,
 
