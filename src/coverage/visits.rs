@@ -3,7 +3,8 @@
 //!
 //! [`VisitSink`] filters visit rows (period, contact type, profession),
 //! looks their patients up in the listing a batch at a time (so the cache
-//! misses overlap) and folds them into tallies per listing unit and day;
+//! misses overlap) and folds them into tallies per listing unit (and day,
+//! while the end of the period is not known);
 //! for `visited_share` it also keeps, per listed patient, the latest
 //! counted visit at the patient's own unit. [`finish`] resolves the period
 //! and turns the tallies into one measure per listing unit.
@@ -78,6 +79,15 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in discriminant order.
+    const ALL: [Reason; 5] = [
+        Reason::OutsideWindow,
+        Reason::ContactType,
+        Reason::NoProfession,
+        Reason::Profession,
+        Reason::NotListed,
+    ];
+
     pub fn describe(self) -> &'static str {
         match self {
             Reason::OutsideWindow => "outside the period",
@@ -152,6 +162,47 @@ impl Tally {
     }
 }
 
+/// Counts per small key (a unit id, a [`Reason`]), also per day when the
+/// period ends on the latest date in the input (`--months` alone): a day
+/// may then still fall out of it. Otherwise every folded row is inside the
+/// period and a plain vector serves, which the hot loop prefers.
+struct Folds<V> {
+    by_key: Vec<V>,
+    by_key_day: HashMap<(u32, Date), V>,
+    per_day: bool,
+}
+
+impl<V: Default> Folds<V> {
+    fn new(period: PeriodSpec) -> Folds<V> {
+        Folds {
+            by_key: Vec::new(),
+            by_key_day: HashMap::new(),
+            per_day: matches!(period, PeriodSpec::EndingAtLatest { .. }),
+        }
+    }
+
+    fn at(&mut self, key: u32, date: Date) -> &mut V {
+        if self.per_day {
+            return self.by_key_day.entry((key, date)).or_default();
+        }
+        let i = key as usize;
+        if i >= self.by_key.len() {
+            self.by_key.resize_with(i + 1, V::default);
+        }
+        &mut self.by_key[i]
+    }
+
+    /// Each fold with whether it is inside `window`.
+    fn each(&self, window: &Window, mut each: impl FnMut(u32, &V, bool)) {
+        for (key, value) in self.by_key.iter().enumerate() {
+            each(key as u32, value, true);
+        }
+        for (&(key, date), value) in &self.by_key_day {
+            each(key, value, window.contains(date));
+        }
+    }
+}
+
 /// A visit waiting for its listing lookup; the patient id is a range of
 /// the batch's byte buffer.
 struct Waiting {
@@ -176,15 +227,15 @@ pub struct VisitSink<'a> {
     contact_types: Chosen,
     batch: Vec<Waiting>,
     batch_keys: Vec<u8>,
-    /// Per (listing unit, day).
-    tallies: HashMap<(u32, Date), Tally>,
+    /// Per listing unit.
+    tallies: Folds<Tally>,
     earliest: Option<Date>,
     latest: Option<Date>,
     /// Rows outside a fixed period, dropped as they came.
     outside: u64,
-    /// Rows that did not count, by reason and day: one that turns out to be
+    /// Rows that did not count, by reason: one that turns out to be
     /// outside the period counts as that.
-    excluded: HashMap<(Reason, Date), u64>,
+    excluded: Folds<u64>,
 }
 
 impl<'a> VisitSink<'a> {
@@ -220,11 +271,11 @@ impl<'a> VisitSink<'a> {
             contact_types: Chosen::new(values::contact_type),
             batch: Vec::with_capacity(BATCH),
             batch_keys: Vec::new(),
-            tallies: HashMap::new(),
+            tallies: Folds::new(config.period),
             earliest: None,
             latest: None,
             outside: 0,
-            excluded: HashMap::new(),
+            excluded: Folds::new(config.period),
         })
     }
 
@@ -234,7 +285,7 @@ impl<'a> VisitSink<'a> {
     }
 
     fn exclude(&mut self, reason: Reason, date: Date) {
-        *self.excluded.entry((reason, date)).or_default() += 1;
+        *self.excluded.at(reason as u32, date) += 1;
     }
 
     /// Why a row does not count, judged on its contact type and profession.
@@ -318,7 +369,7 @@ impl<'a> VisitSink<'a> {
             Scope::PrimaryCare => at_unit || primary == Some(true),
         };
         let unknown = self.shared.needs_levels() && !at_unit && primary.is_none();
-        let tally = self.tallies.entry((unit, visit.date)).or_default();
+        let tally = self.tallies.at(unit, visit.date);
         tally.visits += 1;
         tally.in_scope += u64::from(in_scope);
         tally.unknown_level += u64::from(unknown);
@@ -333,12 +384,7 @@ impl RowSink for VisitSink<'_> {
         let [patient_col, date_col, unit_col, ..] = self.cols;
         let patient = row.required(patient_col)?;
         let date = row.moment(date_col)?.date;
-        let unit = self.visit_unit(row.required(unit_col)?)?;
-        let row_primary = if self.shared.needs_levels() {
-            self.row_primary(row)?
-        } else {
-            None
-        };
+        let raw_unit = row.required(unit_col)?;
         self.note_date(date);
         if let PeriodSpec::Fixed(window) = self.shared.config.period
             && !window.contains(date)
@@ -350,6 +396,12 @@ impl RowSink for VisitSink<'_> {
             self.exclude(reason, date);
             return Ok(());
         }
+        let unit = self.visit_unit(raw_unit)?;
+        let row_primary = if self.shared.needs_levels() {
+            self.row_primary(row)?
+        } else {
+            None
+        };
         let start = self.batch_keys.len() as u32;
         self.batch_keys.extend_from_slice(patient);
         self.batch.push(Waiting {
@@ -395,22 +447,24 @@ pub fn finish(shared: &Shared<'_>, sinks: Vec<VisitSink<'_>>) -> Result<Outcome>
     let mut outside = 0;
     for sink in &sinks {
         outside += sink.outside;
-        for (&(unit, date), tally) in &sink.tallies {
-            if window.contains(date) {
+        sink.tallies.each(&window, |unit, tally, inside| {
+            if inside {
                 per_unit[unit as usize].add(tally);
                 outcome.counted.add(tally);
             } else {
                 outside += tally.visits;
             }
-        }
-        for (&(reason, date), &n) in &sink.excluded {
-            let reason = if window.contains(date) {
-                reason
+        });
+        sink.excluded.each(&window, |reason, &n, inside| {
+            let reason = if inside {
+                Reason::ALL[reason as usize]
             } else {
                 Reason::OutsideWindow
             };
-            *outcome.excluded.entry(reason).or_default() += n;
-        }
+            if n > 0 {
+                *outcome.excluded.entry(reason).or_default() += n;
+            }
+        });
     }
     if outside > 0 {
         *outcome.excluded.entry(Reason::OutsideWindow).or_default() += outside;
