@@ -32,7 +32,12 @@ fn readme_examples_run() {
         "expected the README's examples, found {examples:?}"
     );
     for example in examples {
-        let command = example.replace("pv-coc ", &format!("{} ", env!("CARGO_BIN_EXE_pv-coc")));
+        let command = example
+            .replace(
+                "pv-coverage ",
+                &format!("{} ", env!("CARGO_BIN_EXE_pv-coverage")),
+            )
+            .replace("pv-coc ", &format!("{} ", env!("CARGO_BIN_EXE_pv-coc")));
         let output = Command::new("bash")
             .arg("-c")
             .arg(format!("set -eo pipefail; {command}"))
