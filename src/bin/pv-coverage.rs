@@ -307,7 +307,8 @@ fn listed_per_doctor(args: DoctorsArgs) -> Result<()> {
             ),
         );
     }
-    let fte: f64 = staffing.doctor_fte.values().flatten().sum();
+    // Rounded, so that a sum of tenths does not show binary noise.
+    let fte = (staffing.doctor_fte.values().flatten().sum::<f64>() * 1000.0).round() / 1000.0;
     let summary = vec![format!(
         "listed: {} patients at {} units; staffing: {fte} doctor FTE at {} units",
         listed.total(),
@@ -395,7 +396,7 @@ fn dialogue_summary(
     }
     if outcome.no_birth_date > 0 {
         parts.push(format!(
-            "{} listed patients without a birth date are in no cohort",
+            "listed patients without a birth date (in no cohort): {}",
             outcome.no_birth_date
         ));
     }
