@@ -12,8 +12,7 @@ pub mod visits;
 
 use std::collections::BTreeMap;
 
-use crate::input::values;
-use crate::input::{Col, RowError};
+use crate::input::{Col, RowError, values};
 use crate::intern::Memo;
 
 /// A date packed so that later dates are larger numbers and 0 is "none":
