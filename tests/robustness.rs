@@ -1,5 +1,5 @@
 //! Whatever bytes arrive, pv-coc and pv-coverage answer with exit code 0 or 1 and a
-//! message, never a panic, and never echoes a patient id.
+//! message, never a panic, and never echo a patient id.
 
 mod common;
 
