@@ -15,8 +15,8 @@
 #              target/bench-data/<N> and reused (--regen regenerates them)
 #   --report   also write the markdown report to FILE
 #
-# What it does (see BENCHMARKS.md): builds release (pv-coc, the parse_floor and
-# synth examples), creates the Python virtual environment target/bench-venv with
+# What it does (see BENCHMARKS.md): builds release (pv-coc, pv-coverage, the
+# parse_floor and synth examples), creates the Python virtual environment target/bench-venv with
 # the pinned peers of scripts/bench/requirements.txt if missing, generates each
 # data set once, runs every case once per size and checks that the tables agree
 # (stops with exit 1 if they do not), then runs the cases round-robin --runs
@@ -46,6 +46,7 @@ TARGET="$ROOT/target"
 VENV="$TARGET/bench-venv"
 PY="$VENV/bin/python"
 PVCOC="$TARGET/release/pv-coc"
+PVCOVERAGE="$TARGET/release/pv-coverage"
 FLOOR="$TARGET/release/examples/parse_floor"
 SYNTH="$TARGET/release/examples/synth"
 
@@ -67,6 +68,8 @@ CASES=(
     "coc duckdb-2step case_coc_duckdb_2step"
     "coc polars       case_coc_polars"
     "coc parse-floor  case_parse_floor"
+    "coverage pv-coverage-care case_pvcoverage_care"
+    "coverage duckdb-care      case_coverage_duckdb"
 )
 
 # Ratios: "SUITE|LABEL|METRIC|NUMERATOR CASE|DENOMINATOR CASE|OP|TARGET".
@@ -86,6 +89,10 @@ RATIOS=(
     "coc|polars CPU / pv-coc CPU|cpu|polars|pv-coc|-|"
     "coc|pv-coc CPU / parse-floor CPU|cpu|pv-coc|parse-floor|-|"
     "coc|scaling: pv-coc wall, largest / smallest size|wall|pv-coc|scaling|<=|1.1"
+    "coverage|DuckDB wall / pv-coverage care wall (pv-coverage faster)|wall|duckdb-care|pv-coverage-care|>=|3"
+    "coverage|pv-coverage care peak RSS / DuckDB peak RSS|rss|pv-coverage-care|duckdb-care|<=|0.5"
+    "coverage|DuckDB CPU / pv-coverage care CPU|cpu|duckdb-care|pv-coverage-care|-|"
+    "coverage|scaling: pv-coverage care wall, largest / smallest size|wall|pv-coverage-care|scaling|<=|1.1"
 )
 
 case_pvcoc() {
@@ -104,6 +111,13 @@ case_coc_polars() {
 case_parse_floor() {
     CMD=("$FLOOR" "$1/visits.csv" "$1/listing.csv")
 }
+case_pvcoverage_care() {
+    CMD=(env "RAYON_NUM_THREADS=$THREADS" "$PVCOVERAGE" care --threads "$THREADS"
+        --listing "$1/listing.csv" "$1/visits.csv" -q -f csv)
+}
+case_coverage_duckdb() {
+    CMD=("$PY" "$BENCH/coverage_duckdb.py" --threads "$THREADS" "$1/visits.csv" "$1/listing.csv")
+}
 
 # pv-coc and every peer that ran (all of them unless --cases) must give the
 # same unit-level COC table.
@@ -117,6 +131,15 @@ verify_coc() {
         return 0
     fi
     "$PY" "$BENCH/compare.py" "$1/pv-coc.out" "${peers[@]}" >&2
+}
+
+# pv-coverage care and DuckDB must give the same unit-level täckningsgrad.
+verify_coverage() {
+    if [ ! -f "$1/pv-coverage-care.out" ] || [ ! -f "$1/duckdb-care.out" ]; then
+        say "coverage: agreement not checked at $2 visits (a case not selected)"
+        return 0
+    fi
+    "$PY" "$BENCH/coverage_compare.py" "$1/pv-coverage-care.out" "duckdb-care=$1/duckdb-care.out" >&2
 }
 # ---------------------------------------------------------------------------
 
@@ -166,11 +189,11 @@ fi
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing"
 
 if [ "$BUILD" = 1 ]; then
-    say "building release: pv-coc, examples parse_floor and synth"
-    (cd "$ROOT" && cargo build --release --quiet --bin pv-coc --example parse_floor --example synth) \
+    say "building release: pv-coc, pv-coverage, examples parse_floor and synth"
+    (cd "$ROOT" && cargo build --release --quiet --bin pv-coc --bin pv-coverage --example parse_floor --example synth) \
         || die "cargo build failed"
 fi
-for bin in "$PVCOC" "$FLOOR"; do
+for bin in "$PVCOC" "$PVCOVERAGE" "$FLOOR"; do
     [ -x "$bin" ] || die "$bin is missing (run without --skip-build)"
 done
 

@@ -22,6 +22,7 @@ use crate::units::Units;
 
 pub mod access;
 pub mod coc;
+pub mod coverage;
 pub mod far;
 
 /// How inputs are read.
@@ -381,7 +382,36 @@ pub fn reference(schemas: &[&Schema], examples: &str) -> String {
     text
 }
 
-/// Every tool's clap command, for man pages and their staleness test.
+/// Every man page: each tool's, and one per subcommand named
+/// `tool-subcommand` (as git's are) whose synopsis reads `tool subcommand`.
+pub fn man_pages() -> Vec<clap::Command> {
+    commands()
+        .into_iter()
+        .flat_map(|command| {
+            let tool = command.get_name().to_string();
+            let subcommands: Vec<clap::Command> = command
+                .get_subcommands()
+                .filter(|sub| sub.get_name() != "help")
+                .map(|sub| {
+                    // clap names are &'static str; a few are made per man page run.
+                    let page: &'static str = format!("{tool}-{}", sub.get_name()).leak();
+                    sub.clone()
+                        .name(page)
+                        .display_name(page)
+                        .bin_name(format!("{tool} {}", sub.get_name()))
+                })
+                .collect();
+            std::iter::once(command).chain(subcommands)
+        })
+        .collect()
+}
+
+/// Every tool's clap command.
 pub fn commands() -> Vec<clap::Command> {
-    vec![coc::command(), access::command(), far::command()]
+    vec![
+        coc::command(),
+        access::command(),
+        coverage::command(),
+        far::command(),
+    ]
 }

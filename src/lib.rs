@@ -2,7 +2,7 @@
 //! exports.
 //!
 //! Data flows one way: bytes → records ([`input`]) → typed rows folded by a
-//! computation module ([`continuity`], [`access`] …, pure, no I/O) → unit-level
+//! computation module ([`continuity`], [`access`], [`coverage`] …, pure, no I/O) → unit-level
 //! measures → rows ([`report`]) → writers ([`output`]). The binaries in
 //! `src/bin/` only wire these together.
 
@@ -10,6 +10,7 @@ pub mod access;
 pub mod catalogue;
 pub mod cli;
 pub mod continuity;
+pub mod coverage;
 pub mod exact;
 pub mod far;
 pub mod input;
@@ -19,5 +20,6 @@ pub mod listing;
 pub mod output;
 pub mod period;
 pub mod report;
+pub mod staffing;
 pub mod suppress;
 pub mod units;

@@ -2,19 +2,22 @@
 //!
 //! Loaded once, in parallel, into a [`KeyIndex`] so that every tool can
 //! look a visit's patient up cheaply. A patient listed twice in one
-//! snapshot is a data error naming both lines.
+//! snapshot is a data error naming both lines. Most tools keep only the
+//! unit per patient; [`Person`] also keeps the birth date, named doctor and
+//! active choice for the tools that need them.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::path::Path;
 
 use anyhow::Result;
+use jiff::civil::Date;
 
 use crate::input::{
     self, Col, ColumnSpec, Columns, Locator, ReadOptions, RejectLog, Row, RowError, RowSink,
-    Schema, Source,
+    Schema, Source, values,
 };
-use crate::intern::{KeyTable, NameCache, Names, SharedNames};
+use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames};
 use crate::keyindex::{KeyIndex, PendingKeys};
 
 pub static LISTING: Schema = Schema {
@@ -31,9 +34,10 @@ pub static LISTING: Schema = Schema {
 };
 
 /// A loaded snapshot.
-pub struct Listing {
-    /// Patient id → id of the unit in [`Listing::units`].
-    pub patients: KeyIndex<u32>,
+pub struct Listing<P = u32> {
+    /// Patient id → what is kept of the patient: the id of the unit in
+    /// [`Listing::units`], or a [`Person`].
+    pub patients: KeyIndex<P>,
     pub units: Names,
     /// Data rows read.
     pub rows: u64,
@@ -42,12 +46,150 @@ pub struct Listing {
 
 const DUPLICATE: &str = "the same patient is listed twice in this snapshot";
 
+/// What a listing keeps per patient, read from one row.
+pub trait ListedPatient: Copy + Default + Send + Sync {
+    /// `unit` is the row's unit id; `extra` reads the other columns.
+    fn read(row: &Row<'_>, unit: u32, extra: &mut ExtraColumns) -> Result<Self, RowError>;
+
+    fn unit(&self) -> u32;
+}
+
+/// The unit only: the fast path every visit lookup uses.
+impl ListedPatient for u32 {
+    #[inline]
+    fn read(_: &Row<'_>, unit: u32, _: &mut ExtraColumns) -> Result<u32, RowError> {
+        Ok(unit)
+    }
+
+    fn unit(&self) -> u32 {
+        *self
+    }
+}
+
+/// A listed patient with the columns beyond the unit. A column the
+/// loading schema does not have reads as absent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Person {
+    pub unit: u32,
+    pub birth_date: Option<Date>,
+    pub named_doctor: bool,
+    /// `None` when there is no active_choice column.
+    pub active_choice: Option<bool>,
+}
+
+impl ListedPatient for Person {
+    fn read(row: &Row<'_>, unit: u32, extra: &mut ExtraColumns) -> Result<Person, RowError> {
+        Ok(Person {
+            unit,
+            birth_date: row.optional_date(extra.birth_date)?,
+            named_doctor: extra.named_doctor(row)?,
+            active_choice: extra.active_choice(row)?,
+        })
+    }
+
+    fn unit(&self) -> u32 {
+        self.unit
+    }
+}
+
+/// The listing columns beyond patient and unit, and one thread's memo of
+/// their yes/no words.
+pub struct ExtraColumns {
+    birth_date: Col,
+    named_doctor: Col,
+    active_choice: Col,
+    flags: Memo<Option<bool>>,
+}
+
+impl ExtraColumns {
+    fn new(columns: &Columns) -> ExtraColumns {
+        let col = |name: &str| {
+            let in_schema = columns.schema.columns.iter().any(|spec| spec.name == name);
+            if in_schema {
+                columns.col(name)
+            } else {
+                Col {
+                    index: None,
+                    sensitive: false,
+                }
+            }
+        };
+        ExtraColumns {
+            birth_date: col("birth_date"),
+            named_doctor: col("named_doctor"),
+            active_choice: col("active_choice"),
+            flags: Memo::default(),
+        }
+    }
+
+    /// A yes/no word (ja/nej, true/false, 1/0 …), `None` for another value.
+    fn flag(&mut self, raw: &[u8], col: Col) -> Result<Option<bool>, RowError> {
+        self.flags.get_or_try_insert_with(raw, || {
+            let text = std::str::from_utf8(raw).map_err(|_| {
+                RowError::new(
+                    col.index,
+                    "invalid UTF-8; for Windows-1252 exports use --encoding windows-1252",
+                )
+            })?;
+            Ok(values::flag(text))
+        })
+    }
+
+    /// Whether the patient has a named doctor: the column holds the
+    /// doctor (a name or HSA-id) or a yes/no word; empty is no.
+    fn named_doctor(&mut self, row: &Row<'_>) -> Result<bool, RowError> {
+        let col = self.named_doctor;
+        match row.bytes(col) {
+            None => Ok(false),
+            Some(raw) => Ok(self.flag(raw, col)?.unwrap_or(true)),
+        }
+    }
+
+    /// The active choice (aktivt val) as yes/no; empty is no.
+    fn active_choice(&mut self, row: &Row<'_>) -> Result<Option<bool>, RowError> {
+        let col = self.active_choice;
+        if !col.is_present() {
+            return Ok(None);
+        }
+        let Some(raw) = row.bytes(col) else {
+            return Ok(Some(false));
+        };
+        match self.flag(raw, col)? {
+            Some(choice) => Ok(Some(choice)),
+            None => Err(RowError::invalid(
+                col,
+                raw,
+                "yes or no",
+                "ja/nej, true/false, 1/0 or empty",
+            )),
+        }
+    }
+}
+
 impl Listing {
-    /// Loads `path` on every reader thread; keys are sorted into the index
-    /// at the end, where a duplicate is an error naming both lines. With
-    /// `--skip-invalid` the file is read on one thread that spots each
-    /// duplicate as it comes, so the later row is rejected verbatim.
+    /// Loads `path`, keeping each patient's unit.
     pub fn load(path: &Path, options: &ReadOptions, rejects: &mut RejectLog) -> Result<Listing> {
+        Listing::load_sources(&[Source::from_path(path)], &LISTING, options, rejects)
+    }
+
+    /// The listing of `patient` (raw id bytes): patient id and unit id.
+    pub fn get(&self, patient: &[u8]) -> Option<(u32, u32)> {
+        self.patients.get(patient).map(|(id, &unit)| (id, unit))
+    }
+}
+
+impl<P: ListedPatient> Listing<P> {
+    /// Loads `sources` (one snapshot, possibly split over files) through
+    /// `schema` on every reader thread; keys are sorted into the index at
+    /// the end, where a duplicate is an error naming both lines. With
+    /// `--skip-invalid` the files are read on one thread that spots each
+    /// duplicate as it comes, so the later row is rejected verbatim.
+    pub fn load_sources(
+        sources: &[Source],
+        schema: &'static Schema,
+        options: &ReadOptions,
+        rejects: &mut RejectLog,
+    ) -> Result<Listing<P>> {
         let skip = options.skip_invalid;
         let options = if skip {
             ReadOptions {
@@ -59,15 +201,11 @@ impl Listing {
         };
         let seen = skip.then(KeyTable::new);
         let units = SharedNames::new();
-        let mut result = input::read(
-            &[Source::from_path(path)],
-            &LISTING,
-            &options,
-            rejects,
-            |columns| Ok(ListingSink::new(columns, &units, seen.as_ref())),
-        )?;
+        let mut result = input::read(sources, schema, &options, rejects, |columns| {
+            Ok(ListingSink::new(columns, &units, seen.as_ref()))
+        })?;
         let patient_col = result.columns.col("patient_id");
-        let pending: Vec<PendingKeys<(u32, Locator)>> = result
+        let pending: Vec<PendingKeys<(P, Locator)>> = result
             .sinks
             .iter_mut()
             .map(|s| std::mem::take(&mut s.pending))
@@ -75,13 +213,13 @@ impl Listing {
         let mut first_duplicate: Option<(Locator, Locator)> = None;
         let patients = KeyIndex::build(
             pending,
-            |a: &(u32, Locator), b: &(u32, Locator)| a.1.cmp(&b.1),
+            |a: &(P, Locator), b: &(P, Locator)| a.1.cmp(&b.1),
             |kept, dropped| {
                 if first_duplicate.is_none_or(|(later, _)| dropped.1 < later) {
                     first_duplicate = Some((dropped.1, kept.1));
                 }
             },
-            |&(unit, _)| unit,
+            |&(patient, _)| patient,
         );
         if let Some((later, earlier)) = first_duplicate {
             let error = RowError::new(patient_col.index, DUPLICATE).related_to(earlier);
@@ -95,11 +233,6 @@ impl Listing {
             rows,
             rejected,
         })
-    }
-
-    /// The listing of `patient` (raw id bytes): patient id and unit id.
-    pub fn get(&self, patient: &[u8]) -> Option<(u32, u32)> {
-        self.patients.get(patient).map(|(id, &unit)| (id, unit))
     }
 
     pub fn unit_name(&self, unit: u32) -> &str {
@@ -121,10 +254,10 @@ pub struct ListedCounts {
 
 impl ListedCounts {
     /// Rows per unit of a loaded snapshot.
-    pub fn from_listing(listing: &Listing) -> ListedCounts {
+    pub fn from_listing<P: ListedPatient>(listing: &Listing<P>) -> ListedCounts {
         let mut per_unit = vec![0u64; listing.units.len()];
-        for (_, _, &unit) in listing.patients.iter() {
-            per_unit[unit as usize] += 1;
+        for (_, _, patient) in listing.patients.iter() {
+            per_unit[patient.unit() as usize] += 1;
         }
         let units = per_unit
             .into_iter()
@@ -189,24 +322,26 @@ impl RowSink for ListedSink {
     }
 }
 
-struct ListingSink<'a> {
+struct ListingSink<'a, P> {
     patient: Col,
     unit: Col,
+    extra: ExtraColumns,
     units: NameCache<'a>,
-    pending: PendingKeys<(u32, Locator)>,
+    pending: PendingKeys<(P, Locator)>,
     /// With `--skip-invalid`: patients seen so far, to reject repeats.
     seen: Option<&'a KeyTable<Locator>>,
 }
 
-impl<'a> ListingSink<'a> {
+impl<'a, P> ListingSink<'a, P> {
     fn new(
         columns: &Columns,
         units: &'a SharedNames,
         seen: Option<&'a KeyTable<Locator>>,
-    ) -> ListingSink<'a> {
+    ) -> ListingSink<'a, P> {
         ListingSink {
             patient: columns.col("patient_id"),
             unit: columns.col("unit"),
+            extra: ExtraColumns::new(columns),
             units: NameCache::verbatim(units),
             pending: PendingKeys::default(),
             seen,
@@ -214,10 +349,11 @@ impl<'a> ListingSink<'a> {
     }
 }
 
-impl RowSink for ListingSink<'_> {
+impl<P: ListedPatient> RowSink for ListingSink<'_, P> {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
         let patient = row.required(self.patient)?;
         let unit = self.units.id(row.required_text(self.unit)?);
+        let listed = P::read(row, unit, &mut self.extra)?;
         if let Some(seen) = self.seen {
             let here = row.locator;
             let (_, first) =
@@ -226,7 +362,7 @@ impl RowSink for ListingSink<'_> {
                 return Err(RowError::new(self.patient.index, DUPLICATE).related_to(first));
             }
         }
-        self.pending.push(patient, (unit, row.locator));
+        self.pending.push(patient, (listed, row.locator));
         Ok(())
     }
 }

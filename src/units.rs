@@ -49,6 +49,15 @@ impl Units {
         self.get(unit).and_then(|info| info.area.as_deref())
     }
 
+    pub fn care_level(&self, unit: &str) -> Option<&str> {
+        self.get(unit).and_then(|info| info.care_level.as_deref())
+    }
+
+    /// Whether any unit has a care level (the file has the column, filled).
+    pub fn has_care_levels(&self) -> bool {
+        self.by_unit.values().any(|info| info.care_level.is_some())
+    }
+
     pub fn insert(&mut self, unit: impl Into<String>, info: UnitInfo) {
         self.by_unit.insert(unit.into(), info);
     }

@@ -12,29 +12,12 @@ fn render(command: clap::Command) -> Vec<u8> {
     page
 }
 
-/// A tool's page and one page per subcommand, named `tool-subcommand`
-/// as git and cargo name theirs.
-fn pages(command: clap::Command) -> Vec<clap::Command> {
-    let tool = command.get_name().to_string();
-    let mut pages: Vec<clap::Command> = command
-        .get_subcommands()
-        .filter(|sub| sub.get_name() != "help")
-        .map(|sub| {
-            // clap names are &'static str without its "string" feature.
-            let name: &'static str = format!("{tool}-{}", sub.get_name()).leak();
-            sub.clone().name(name).bin_name(name)
-        })
-        .collect();
-    pages.insert(0, command);
-    pages
-}
-
 #[test]
 fn man_pages_match_the_clap_definitions() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("man");
     let update = std::env::var_os("PVKIT_UPDATE_MAN").is_some();
     let mut stale = Vec::new();
-    for command in pvkit::cli::commands().into_iter().flat_map(pages) {
+    for command in pvkit::cli::man_pages() {
         let path = dir.join(format!("{}.1", command.get_name()));
         let page = render(command);
         if update {

@@ -1,5 +1,5 @@
-//! Whatever bytes arrive, pv-coc answers with exit code 0 or 1 and a
-//! message, never a panic, and never echoes a patient id.
+//! Whatever bytes arrive, pv-coc and pv-coverage answer with exit code 0 or 1 and a
+//! message, never a panic, and never echo a patient id.
 
 mod common;
 
@@ -45,6 +45,78 @@ proptest! {
         prop_assert!(!run.stderr.contains(SECRET_ID), "{}", run.stderr);
         if run.code == 1 {
             prop_assert!(run.stderr.lines().any(|l| l.starts_with("pv-coc: error: ")), "{}", run.stderr);
+        }
+    }
+}
+
+/// pv-coverage's subcommands reading the arbitrary bytes from stdin, with
+/// the header each expects; the other inputs are the fixtures.
+fn coverage_case(subcommand: usize) -> (Vec<String>, &'static str) {
+    let data = |name: &str| common::testdata_in("coverage", name);
+    let (args, header): (Vec<String>, &str) = match subcommand {
+        0 => (
+            vec![
+                "care".into(),
+                "--professions".into(),
+                "all".into(),
+                "--listing".into(),
+                data("listing.csv"),
+            ],
+            "patient_id,date,unit,profession,contact_type,care_level\n",
+        ),
+        1 => (
+            vec!["reach".into(), "--listing".into(), data("listing.csv")],
+            "patient_id,date,unit,contact_type\n",
+        ),
+        2 => (
+            vec!["named-doctor".into(), "--by".into(), "active-choice".into()],
+            "patient_id,unit,named_doctor,active_choice\n",
+        ),
+        3 => (
+            vec![
+                "doctors".into(),
+                "--staffing".into(),
+                data("staffing-sv.csv"),
+            ],
+            "patient_id,unit\n",
+        ),
+        _ => (
+            vec![
+                "health-dialogue".into(),
+                "--year".into(),
+                "2024".into(),
+                "--listing".into(),
+                data("listing.csv"),
+            ],
+            "patient_id,date,code\n",
+        ),
+    };
+    (args, header)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_input_never_panics_pv_coverage(
+        body in csv_like_bytes(),
+        with_header in any::<bool>(),
+        threads in 1u8..3,
+        subcommand in 0usize..5,
+    ) {
+        let (mut args, header) = coverage_case(subcommand);
+        args.extend(["--threads".into(), threads.to_string()]);
+        let mut input = if with_header { header.as_bytes().to_vec() } else { Vec::new() };
+        input.extend_from_slice(&body);
+        let run = common::pv_coverage(&args)
+            .env("PVKIT_BLOCK_SIZE", "64")
+            .stdin(input)
+            .run();
+        prop_assert!(run.code == 0 || run.code == 1, "exit {}: {}", run.code, run.stderr);
+        prop_assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        prop_assert!(!run.stderr.contains(SECRET_ID), "{}", run.stderr);
+        if run.code == 1 {
+            prop_assert!(run.stderr.lines().any(|l| l.starts_with("pv-coverage: error: ")), "{}", run.stderr);
         }
     }
 }

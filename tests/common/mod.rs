@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The binaries Cargo built for this test run.
 pub const PV_COC: &str = env!("CARGO_BIN_EXE_pv-coc");
 pub const PV_ACCESS: &str = env!("CARGO_BIN_EXE_pv-access");
+pub const PV_COVERAGE: &str = env!("CARGO_BIN_EXE_pv-coverage");
 pub const PV_FAR: &str = env!("CARGO_BIN_EXE_pv-far");
 
 /// A fake personnummer put into bad rows; it must never reach stderr.
@@ -60,6 +61,10 @@ pub fn pv_coc<S: AsRef<str>>(args: &[S]) -> Cmd {
 /// `pv-access` with `args` (the first one being the subcommand).
 pub fn pv_access<S: AsRef<str>>(args: &[S]) -> Cmd {
     Cmd::of(PV_ACCESS, args)
+}
+
+pub fn pv_coverage<S: AsRef<str>>(args: &[S]) -> Cmd {
+    Cmd::of(PV_COVERAGE, args)
 }
 
 pub fn pv_far<S: AsRef<str>>(args: &[S]) -> Cmd {
@@ -155,11 +160,7 @@ pub fn testdata_in(dir: &str, name: &str) -> String {
 
 /// A file under `testdata/access/`.
 pub fn access_data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/access")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
+    testdata_in("access", name)
 }
 
 /// Reads a file under `testdata/coc/` as text.
