@@ -15,7 +15,6 @@ use super::{DayCounts, Tally, invalid_utf8, no_groups};
 use crate::catalogue;
 use crate::input::{Col, ColumnSpec, Columns, Row, RowError, RowSink, Schema, values};
 use crate::intern::{Memo, NameCache, Names, SharedNames};
-use crate::output::ALL_UNITS;
 use crate::period::{Granularity, PeriodSpec, Window, days_between};
 use crate::report::Measure;
 
@@ -184,16 +183,6 @@ impl<'a> AssessmentSink<'a> {
         })
     }
 
-    fn unit(&mut self, row: &Row<'_>) -> Result<u32, RowError> {
-        let col = self.cols[0];
-        if !col.is_present() {
-            return Ok(self.units.id(ALL_UNITS));
-        }
-        self.units
-            .id_bytes(row.required(col)?)
-            .map_err(|_| invalid_utf8(col))
-    }
-
     fn group(&mut self, row: &Row<'_>) -> Result<u32, RowError> {
         if !self.config.by_profession {
             return Ok(0);
@@ -247,7 +236,7 @@ impl<'a> AssessmentSink<'a> {
 impl RowSink for AssessmentSink<'_> {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
         let contact = row.moment(self.cols[1])?.date;
-        let unit = self.unit(row)?;
+        let unit = super::unit_id(&mut self.units, row, self.cols[0])?;
         let assessed = row.optional_moment(self.cols[2])?.map(|m| m.date);
         let chosen_wait = self.chosen_wait(row)?;
         let group = self.group(row)?;

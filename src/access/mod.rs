@@ -14,8 +14,9 @@ pub mod phone;
 use hashbrown::HashMap;
 use jiff::civil::Date;
 
-use crate::input::{Col, RowError};
-use crate::intern::Names;
+use crate::input::{Col, Row, RowError};
+use crate::intern::{NameCache, Names};
+use crate::output::ALL_UNITS;
 use crate::period::{Granularity, Window};
 
 /// What day counts are: added up when sinks merge and when days are
@@ -167,6 +168,17 @@ pub fn no_groups() -> Names {
     let mut names = Names::default();
     names.id("");
     names
+}
+
+/// A row's interned unit; without a unit column the whole input is one
+/// unit, ALL.
+fn unit_id(units: &mut NameCache<'_>, row: &Row<'_>, col: Col) -> Result<u32, RowError> {
+    if !col.is_present() {
+        return Ok(units.id(ALL_UNITS));
+    }
+    units
+        .id_bytes(row.required(col)?)
+        .map_err(|_| invalid_utf8(col))
 }
 
 fn invalid_utf8(col: Col) -> RowError {

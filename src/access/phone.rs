@@ -16,7 +16,7 @@ use crate::catalogue::{self, Indicator};
 use crate::input::{Col, ColumnSpec, Columns, Row, RowError, RowSink, Schema, values};
 use crate::intern::{Memo, NameCache, Names, SharedNames};
 use crate::listing::ListedCounts;
-use crate::output::{ALL_UNITS, IndicatorRow, Level};
+use crate::output::{IndicatorRow, Level};
 use crate::period::{Granularity, Moment, PeriodSpec, Window};
 use crate::report::{self, Measure};
 
@@ -164,16 +164,6 @@ impl<'a> CallSink<'a> {
         }
     }
 
-    fn unit(&mut self, row: &Row<'_>) -> Result<u32, RowError> {
-        let col = self.cols[0];
-        if !col.is_present() {
-            return Ok(self.units.id(ALL_UNITS));
-        }
-        self.units
-            .id_bytes(row.required(col)?)
-            .map_err(|_| invalid_utf8(col))
-    }
-
     fn outcome(&mut self, row: &Row<'_>) -> Result<Outcome, RowError> {
         let col = self.cols[2];
         let raw = row.required(col)?;
@@ -206,7 +196,7 @@ fn before(contact: Moment, received: Moment) -> bool {
 impl RowSink for CallSink<'_> {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
         let received = row.moment(self.cols[1])?;
-        let unit = self.unit(row)?;
+        let unit = super::unit_id(&mut self.units, row, self.cols[0])?;
         let outcome = self.outcome(row)?;
         let contact = row.optional_moment(self.cols[3])?;
         if let Some(contact) = contact
