@@ -20,6 +20,7 @@ use crate::report::{LevelOverride, Targets};
 use crate::units::Units;
 
 pub mod coc;
+pub mod listing_diff;
 
 /// How inputs are read.
 #[derive(Args, Debug, Clone)]
@@ -330,5 +331,5 @@ pub fn reference(schemas: &[&Schema], examples: &str) -> String {
 
 /// Every tool's clap command, for man pages and their staleness test.
 pub fn commands() -> Vec<clap::Command> {
-    vec![coc::command()]
+    vec![coc::command(), listing_diff::command()]
 }

@@ -2,7 +2,8 @@
 //!
 //! Loaded once, in parallel, into a [`KeyIndex`] so that every tool can
 //! look a visit's patient up cheaply. A patient listed twice in one
-//! snapshot is a data error naming both lines.
+//! snapshot is a data error naming both lines, unless the caller asks to
+//! keep the first or the last of such rows.
 
 use std::path::Path;
 
@@ -28,26 +29,67 @@ pub static LISTING: Schema = Schema {
     ],
 };
 
-/// A loaded snapshot.
-pub struct Listing {
-    /// Patient id → id of the unit in [`Listing::units`].
-    pub patients: KeyIndex<u32>,
+/// What to do with a patient listed twice in one snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Duplicates {
+    /// A data error naming both lines (with `--skip-invalid`: the later row
+    /// is rejected).
+    Error,
+    /// Keep the row that comes first in the file.
+    KeepFirst,
+    /// Keep the row that comes last in the file.
+    KeepLast,
+}
+
+/// A loaded snapshot: per patient the unit id (in [`Listing::units`]), or
+/// whatever `V` a caller derives from the row with [`Listing::load_with`].
+pub struct Listing<V = u32> {
+    pub patients: KeyIndex<V>,
     pub units: Names,
     /// Data rows read.
     pub rows: u64,
     pub rejected: u64,
+    /// Rows dropped as repeats of a patient ([`Duplicates::KeepFirst`] or
+    /// [`Duplicates::KeepLast`]).
+    pub duplicates: u64,
 }
 
 const DUPLICATE: &str = "the same patient is listed twice in this snapshot";
 
 impl Listing {
-    /// Loads `path` on every reader thread; keys are sorted into the index
-    /// at the end, where a duplicate is an error naming both lines. With
-    /// `--skip-invalid` the file is read on one thread that spots each
-    /// duplicate as it comes, so the later row is rejected verbatim.
+    /// Loads `path`, keeping each patient's unit; a duplicate is an error.
     pub fn load(path: &Path, options: &ReadOptions, rejects: &mut RejectLog) -> Result<Listing> {
-        let skip = options.skip_invalid;
-        let options = if skip {
+        Listing::load_with(path, options, rejects, Duplicates::Error, |_| {
+            Ok(|_: &Row<'_>, unit: u32| Ok(unit))
+        })
+    }
+
+    /// The listing of `patient` (raw id bytes): patient id and unit id.
+    pub fn get(&self, patient: &[u8]) -> Option<(u32, u32)> {
+        self.patients.get(patient).map(|(id, &unit)| (id, unit))
+    }
+}
+
+impl<V: Copy + Default + Send + Sync> Listing<V> {
+    /// Loads `path` on every reader thread; keys are sorted into the index
+    /// at the end, where a duplicate is resolved by `duplicates` (an error
+    /// names both lines). With `--skip-invalid` and [`Duplicates::Error`]
+    /// the file is read on one thread that spots each duplicate as it
+    /// comes, so the later row is rejected verbatim. `make_value` gets the
+    /// file's columns (it may refuse them) and returns what turns a row and
+    /// its unit id into the stored value.
+    pub fn load_with<E>(
+        path: &Path,
+        options: &ReadOptions,
+        rejects: &mut RejectLog,
+        duplicates: Duplicates,
+        mut make_value: impl FnMut(&Columns) -> Result<E>,
+    ) -> Result<Listing<V>>
+    where
+        E: FnMut(&Row<'_>, u32) -> Result<V, RowError> + Send,
+    {
+        let reject_repeats = options.skip_invalid && duplicates == Duplicates::Error;
+        let options = if reject_repeats {
             ReadOptions {
                 threads: 1,
                 ..options.clone()
@@ -55,33 +97,56 @@ impl Listing {
         } else {
             options.clone()
         };
-        let seen = skip.then(KeyTable::new);
+        let seen = reject_repeats.then(KeyTable::new);
         let units = SharedNames::new();
         let mut result = input::read(
             &[Source::from_path(path)],
             &LISTING,
             &options,
             rejects,
-            |columns| Ok(ListingSink::new(columns, &units, seen.as_ref())),
+            |columns| {
+                Ok(ListingSink {
+                    patient: columns.col("patient_id"),
+                    unit: columns.col("unit"),
+                    units: NameCache::verbatim(&units),
+                    value: make_value(columns)?,
+                    pending: PendingKeys::default(),
+                    seen: seen.as_ref(),
+                })
+            },
         )?;
         let patient_col = result.columns.col("patient_id");
-        let pending: Vec<PendingKeys<(u32, Locator)>> = result
+        let pending: Vec<PendingKeys<(V, Locator)>> = result
             .sinks
             .iter_mut()
             .map(|s| std::mem::take(&mut s.pending))
             .collect();
         let mut first_duplicate: Option<(Locator, Locator)> = None;
+        let mut dropped = 0u64;
+        // Equal keys come in file order (reversed to keep the last row);
+        // the first of them is kept.
+        let keep_last = duplicates == Duplicates::KeepLast;
         let patients = KeyIndex::build(
             pending,
-            |a: &(u32, Locator), b: &(u32, Locator)| a.1.cmp(&b.1),
-            |kept, dropped| {
-                if first_duplicate.is_none_or(|(later, _)| dropped.1 < later) {
-                    first_duplicate = Some((dropped.1, kept.1));
+            |a: &(V, Locator), b: &(V, Locator)| {
+                if keep_last {
+                    b.1.cmp(&a.1)
+                } else {
+                    a.1.cmp(&b.1)
                 }
             },
-            |&(unit, _)| unit,
+            |kept, repeat| {
+                dropped += 1;
+                let later = kept.1.max(repeat.1);
+                if first_duplicate.is_none_or(|(first_later, _)| later < first_later) {
+                    first_duplicate = Some((later, kept.1.min(repeat.1)));
+                }
+            },
+            |&(value, _)| value,
         );
-        if let Some((later, earlier)) = first_duplicate {
+        if duplicates == Duplicates::Error
+            && let Some((later, earlier)) = first_duplicate
+        {
             let error = RowError::new(patient_col.index, DUPLICATE).related_to(earlier);
             return Err(result.row_error(later, &error));
         }
@@ -92,12 +157,8 @@ impl Listing {
             units: units.into_names(),
             rows,
             rejected,
+            duplicates: dropped,
         })
-    }
-
-    /// The listing of `patient` (raw id bytes): patient id and unit id.
-    pub fn get(&self, patient: &[u8]) -> Option<(u32, u32)> {
-        self.patients.get(patient).map(|(id, &unit)| (id, unit))
     }
 
     pub fn unit_name(&self, unit: u32) -> &str {
@@ -105,35 +166,25 @@ impl Listing {
     }
 }
 
-struct ListingSink<'a> {
+struct ListingSink<'a, V, E> {
     patient: Col,
     unit: Col,
     units: NameCache<'a>,
-    pending: PendingKeys<(u32, Locator)>,
+    value: E,
+    pending: PendingKeys<(V, Locator)>,
     /// With `--skip-invalid`: patients seen so far, to reject repeats.
     seen: Option<&'a KeyTable<Locator>>,
 }
 
-impl<'a> ListingSink<'a> {
-    fn new(
-        columns: &Columns,
-        units: &'a SharedNames,
-        seen: Option<&'a KeyTable<Locator>>,
-    ) -> ListingSink<'a> {
-        ListingSink {
-            patient: columns.col("patient_id"),
-            unit: columns.col("unit"),
-            units: NameCache::verbatim(units),
-            pending: PendingKeys::default(),
-            seen,
-        }
-    }
-}
-
-impl RowSink for ListingSink<'_> {
+impl<V, E> RowSink for ListingSink<'_, V, E>
+where
+    V: Send,
+    E: FnMut(&Row<'_>, u32) -> Result<V, RowError> + Send,
+{
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
         let patient = row.required(self.patient)?;
         let unit = self.units.id(row.required_text(self.unit)?);
+        let value = (self.value)(row, unit)?;
         if let Some(seen) = self.seen {
             let here = row.locator;
             let (_, first) =
@@ -142,7 +193,7 @@ impl RowSink for ListingSink<'_> {
                 return Err(RowError::new(self.patient.index, DUPLICATE).related_to(first));
             }
         }
-        self.pending.push(patient, (unit, row.locator));
+        self.pending.push(patient, (value, row.locator));
         Ok(())
     }
 }

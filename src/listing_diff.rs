@@ -1,0 +1,963 @@
+//! pv-listing-diff's computation: what changed between two listing
+//! snapshots (OLD and NEW), per unit, area and region, and the flows
+//! between units.
+//!
+//! OLD is loaded into a [`Listing`] whose value per patient is the unit and
+//! the breakdown attribute ([`Listed`]). NEW is streamed: each row claims
+//! its patient's OLD entry (one slot per OLD patient records the NEW row
+//! and its unit) or, for a patient absent from OLD, an entry in a table of
+//! newcomers. A claim that finds its entry already claimed is a patient
+//! listed twice in NEW. Once NEW is read, one pass over the OLD entries
+//! and the newcomers counts every (OLD unit, NEW unit, group) cell; rows
+//! and flows are sums of cells.
+//!
+//! Memory: OLD's index (about 40 bytes per patient), 16 bytes per OLD
+//! index slot for the claims (20 per patient) and about 50 bytes per
+//! patient new in the region. NEW itself is never held.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Result, bail};
+use clap::ValueEnum;
+use jiff::civil::Date;
+
+use crate::cli::usage;
+use crate::input::{Col, Columns, Locator, Row, RowError, RowSink, values};
+use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames};
+use crate::keyindex::key_hash;
+use crate::listing::{Duplicates, Listing};
+use crate::output::{ALL_UNITS, Cell, Level};
+use crate::units::Units;
+
+/// How unit rows are broken down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Breakdown {
+    /// The sex column: female, male (K/M, kvinna/man, 2/1 …)
+    Sex,
+    /// Age on NEW's date from birth_date: 0-5, 6-17, 18-64, 65-79, 80+
+    AgeBand,
+    /// The active_choice column: active (aktivt val) or assigned (ickeval)
+    ActiveChoice,
+}
+
+impl Breakdown {
+    /// The listing column the breakdown reads.
+    pub fn column(self) -> &'static str {
+        match self {
+            Breakdown::Sex => "sex",
+            Breakdown::AgeBand => "birth_date",
+            Breakdown::ActiveChoice => "active_choice",
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Breakdown::Sex => "sex",
+            Breakdown::AgeBand => "age-band",
+            Breakdown::ActiveChoice => "active-choice",
+        }
+    }
+}
+
+/// Age bands (seed 000's age profile): lower bounds in years.
+pub const AGE_BANDS: [(u32, &str); 5] = [
+    (0, "0-5"),
+    (6, "6-17"),
+    (18, "18-64"),
+    (65, "65-79"),
+    (80, "80+"),
+];
+
+/// The group of a patient whose attribute is empty (or, for ages, whose
+/// birth date is after NEW's date).
+pub const UNKNOWN_GROUP: &str = "unknown";
+/// Pseudo-unit of flows from outside the region (absent from OLD).
+pub const NEW_IN_REGION: &str = "(new)";
+/// Pseudo-unit of flows out of the region (absent from NEW).
+pub const LEFT_REGION: &str = "(gone)";
+/// Pseudo-area of units the units file gives no area.
+pub const NO_AREA: &str = "(no area)";
+
+const ACTIVE: &str = "active";
+const ASSIGNED: &str = "assigned";
+
+/// What a run computes.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub by: Option<Breakdown>,
+    /// Patients listed twice in one snapshot: an error, or which row to keep.
+    pub duplicates: Duplicates,
+    /// NEW's date, for ages [default: the latest listed_since in NEW].
+    pub as_of: Option<Date>,
+}
+
+/// An attribute value for an empty field.
+const MISSING: u32 = u32::MAX;
+
+/// What OLD keeps per patient: the unit, and the breakdown attribute (a
+/// label id in [`Attributes`], a birth date as YYYYMMDD, or [`MISSING`]).
+/// Together 8 bytes, which fit the index slot's padding.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Listed {
+    pub unit: u32,
+    attr: u32,
+}
+
+/// The breakdown attribute of rows of both snapshots, and the labels
+/// (sex, active choice) both share.
+pub struct Attributes {
+    by: Option<Breakdown>,
+    labels: SharedNames,
+}
+
+impl Attributes {
+    pub fn new(by: Option<Breakdown>) -> Attributes {
+        Attributes {
+            by,
+            labels: SharedNames::new(),
+        }
+    }
+
+    /// A reader of the attribute from a file with `columns`; `file` names
+    /// the file when its column is missing (a usage error).
+    fn reader(&self, columns: &Columns, file: &str) -> Result<AttrReader<'_>> {
+        let col = self.by.map(|by| columns.col(by.column()));
+        if let (Some(by), Some(col)) = (self.by, col)
+            && !col.is_present()
+        {
+            let aliases = crate::input::columns::ALIASES
+                .iter()
+                .find(|(name, _)| *name == by.column())
+                .map_or(String::new(), |(_, a)| a.join(", "));
+            return Err(usage(format!(
+                "--by {} needs the column {} in {file} (also accepted: {aliases}); name it with --col {}=HEADER",
+                by.flag(),
+                by.column(),
+                by.column()
+            )));
+        }
+        Ok(AttrReader {
+            by: self.by,
+            col: col.unwrap_or(Col {
+                index: None,
+                sensitive: false,
+            }),
+            sexes: NameCache::new(&self.labels, values::sex),
+            choices: Memo::default(),
+            labels: &self.labels,
+        })
+    }
+
+    /// What OLD stores per row: its unit and attribute.
+    pub fn old_value<'a>(
+        &'a self,
+        columns: &Columns,
+        file: &str,
+    ) -> Result<impl FnMut(&Row<'_>, u32) -> Result<Listed, RowError> + Send + use<'a>> {
+        let mut reader = self.reader(columns, file)?;
+        Ok(move |row: &Row<'_>, unit: u32| {
+            Ok(Listed {
+                unit,
+                attr: reader.read(row)?,
+            })
+        })
+    }
+}
+
+struct AttrReader<'a> {
+    by: Option<Breakdown>,
+    col: Col,
+    sexes: NameCache<'a>,
+    /// Raw active_choice value → label id.
+    choices: Memo<u32>,
+    labels: &'a SharedNames,
+}
+
+impl AttrReader<'_> {
+    fn read(&mut self, row: &Row<'_>) -> Result<u32, RowError> {
+        let col = self.col;
+        match self.by {
+            None => Ok(0),
+            Some(Breakdown::Sex) => Ok(row.text(col)?.map_or(MISSING, |s| self.sexes.id(s))),
+            Some(Breakdown::AgeBand) => Ok(row.optional_date(col)?.map_or(MISSING, ymd)),
+            Some(Breakdown::ActiveChoice) => {
+                // Empty means no, as everywhere flags are read.
+                let raw = row.raw(col).unwrap_or_default().trim_ascii();
+                let labels = self.labels;
+                self.choices.get_or_try_insert_with(raw, || {
+                    let chosen = std::str::from_utf8(raw).ok().and_then(values::flag);
+                    match chosen {
+                        Some(true) => Ok(labels.id(ACTIVE)),
+                        Some(false) => Ok(labels.id(ASSIGNED)),
+                        None => Err(RowError::invalid(
+                            col,
+                            raw,
+                            "a yes/no value",
+                            "ja/nej, true/false, yes/no, 1/0, x or empty",
+                        )),
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// A date as the number YYYYMMDD: whole years between two such numbers
+/// are their difference divided by 10 000.
+fn ymd(date: Date) -> u32 {
+    let year = u32::try_from(date.year()).unwrap_or(0);
+    year * 10_000
+        + u32::from(date.month().unsigned_abs()) * 100
+        + u32::from(date.day().unsigned_abs())
+}
+
+/// Full years from `birth` to `on` (both YYYYMMDD); someone born on 29
+/// February turns a year older on 1 March in other years. `None` when born
+/// after `on`.
+pub fn age(birth: u32, on: u32) -> Option<u32> {
+    on.checked_sub(birth).map(|d| d / 10_000)
+}
+
+fn age_band(years: u32) -> usize {
+    AGE_BANDS
+        .iter()
+        .rposition(|&(from, _)| years >= from)
+        .unwrap_or(0)
+}
+
+const UNCLAIMED: u64 = u64::MAX;
+const STRIPES: usize = 1024;
+
+/// A NEW row's unit (in [`Diff`]'s unit names) and attribute, packed.
+fn pack(unit: u32, attr: u32) -> u64 {
+    (u64::from(unit) << 32) | u64::from(attr)
+}
+
+fn unpack(value: u64) -> (u32, u32) {
+    ((value >> 32) as u32, value as u32)
+}
+
+/// A patient of NEW that is not in OLD: the row that listed them and its
+/// packed unit and attribute.
+#[derive(Clone, Copy, Debug)]
+struct Newcomer {
+    row: Locator,
+    value: u64,
+}
+
+/// Two rows of one patient in NEW.
+#[derive(Clone, Copy, Debug)]
+struct Repeat {
+    earlier: Locator,
+    later: Locator,
+}
+
+/// The state NEW's reader threads share.
+pub struct Diff<'a> {
+    config: &'a Config,
+    old: &'a Listing<Listed>,
+    attributes: &'a Attributes,
+    /// Per OLD slot: the NEW row that claimed it ([`UNCLAIMED`] if none).
+    claims: Vec<AtomicU64>,
+    /// Per OLD slot: the claiming row's packed unit and attribute.
+    values: Vec<AtomicU64>,
+    /// With --dedupe, a claim and its value change together under the
+    /// stripe lock of the slot.
+    stripes: Box<[Mutex<()>]>,
+    newcomers: KeyTable<Newcomer>,
+    units: SharedNames,
+}
+
+const DUPLICATE: &str = "the same patient is listed twice in this snapshot";
+
+impl<'a> Diff<'a> {
+    pub fn new(config: &'a Config, old: &'a Listing<Listed>, attributes: &'a Attributes) -> Self {
+        let slots = old.patients.id_bound();
+        let fresh = |_| AtomicU64::new(UNCLAIMED);
+        Diff {
+            config,
+            old,
+            attributes,
+            claims: (0..slots).map(fresh).collect(),
+            values: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            newcomers: KeyTable::new(),
+            units: SharedNames::new(),
+        }
+    }
+
+    /// NEW's `row` lists the OLD patient `id`. Returns whether a repeated
+    /// row was dropped (--dedupe) or, without --dedupe, the repeat.
+    fn claim_old(&self, id: u32, row: Locator, value: u64) -> Result<bool, Repeat> {
+        let slot = id as usize;
+        if self.config.duplicates == Duplicates::Error {
+            // The claim keeps the earliest row, so that of three rows the
+            // reported pair is the first two, as a sequential read finds it.
+            let before = self.claims[slot].fetch_min(row.0, Ordering::Relaxed);
+            if before == UNCLAIMED {
+                self.values[slot].store(value, Ordering::Relaxed);
+                return Ok(false);
+            }
+            return Err(repeat(Locator(before), row));
+        }
+        let _guard = self.stripes[slot % STRIPES]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut claim = Newcomer {
+            row: Locator(self.claims[slot].load(Ordering::Relaxed)),
+            value: self.values[slot].load(Ordering::Relaxed),
+        };
+        let fresh = claim.row.0 == UNCLAIMED;
+        if fresh {
+            claim = Newcomer { row, value };
+        } else {
+            settle(self.config.duplicates, &mut claim, row, value)?;
+        }
+        self.claims[slot].store(claim.row.0, Ordering::Relaxed);
+        self.values[slot].store(claim.value, Ordering::Relaxed);
+        Ok(!fresh)
+    }
+
+    /// NEW's `row` lists `patient`, who is not in OLD.
+    fn claim_newcomer(&self, patient: &[u8], row: Locator, value: u64) -> Result<bool, Repeat> {
+        let duplicates = self.config.duplicates;
+        let (_, outcome) = self.newcomers.upsert(
+            patient,
+            || Newcomer { row, value },
+            |claim, fresh| {
+                if fresh {
+                    Ok(false)
+                } else {
+                    settle(duplicates, claim, row, value).map(|()| true)
+                }
+            },
+        );
+        outcome
+    }
+}
+
+fn repeat(a: Locator, b: Locator) -> Repeat {
+    Repeat {
+        earlier: a.min(b),
+        later: a.max(b),
+    }
+}
+
+/// A second row of a claimed patient: which row stays claimed.
+fn settle(
+    duplicates: Duplicates,
+    claim: &mut Newcomer,
+    row: Locator,
+    value: u64,
+) -> Result<(), Repeat> {
+    let replace = match duplicates {
+        Duplicates::Error => {
+            let found = repeat(claim.row, row);
+            claim.row = found.earlier;
+            return Err(found);
+        }
+        Duplicates::KeepFirst => row < claim.row,
+        Duplicates::KeepLast => row > claim.row,
+    };
+    if replace {
+        *claim = Newcomer { row, value };
+    }
+    Ok(())
+}
+
+/// One reader thread's part of NEW.
+pub struct NewSink<'a> {
+    diff: &'a Diff<'a>,
+    patient: Col,
+    unit: Col,
+    listed_since: Option<Col>,
+    units: NameCache<'a>,
+    attr: AttrReader<'a>,
+    /// Rows dropped as repeats of a patient (--dedupe).
+    repeats: u64,
+    latest_listed: Option<Date>,
+}
+
+impl<'a> NewSink<'a> {
+    /// A sink for NEW's `columns`; `file` names NEW in errors about them.
+    pub fn new(diff: &'a Diff<'a>, columns: &Columns, file: &str) -> Result<NewSink<'a>> {
+        let wants_date = diff.config.by == Some(Breakdown::AgeBand) && diff.config.as_of.is_none();
+        let listed_since = columns.col("listed_since");
+        if wants_date && !listed_since.is_present() {
+            return Err(usage(format!(
+                "--by age-band needs NEW's date: give --as-of DATE ({file} has no listed_since column to take the latest date from)"
+            )));
+        }
+        Ok(NewSink {
+            diff,
+            patient: columns.col("patient_id"),
+            unit: columns.col("unit"),
+            listed_since: wants_date.then_some(listed_since),
+            units: NameCache::verbatim(&diff.units),
+            attr: diff.attributes.reader(columns, file)?,
+            repeats: 0,
+            latest_listed: None,
+        })
+    }
+}
+
+impl RowSink for NewSink<'_> {
+    fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
+        let patient = row.required(self.patient)?;
+        let unit = self.units.id(row.required_text(self.unit)?);
+        let attr = self.attr.read(row)?;
+        if let Some(col) = self.listed_since
+            && let Some(date) = row.optional_date(col)?
+        {
+            self.latest_listed = self.latest_listed.max(Some(date));
+        }
+        let value = pack(unit, attr);
+        let here = row.locator;
+        let diff = self.diff;
+        let claimed = match diff.old.patients.find(key_hash(patient), patient) {
+            Some((id, _)) => diff.claim_old(id, here, value),
+            None => diff.claim_newcomer(patient, here, value),
+        };
+        match claimed {
+            Ok(dropped) => {
+                self.repeats += u64::from(dropped);
+                Ok(())
+            }
+            Err(found) => {
+                let error = RowError::new(self.patient.index, DUPLICATE);
+                Err(if found.later == here {
+                    error.related_to(found.earlier)
+                } else {
+                    error.related_to(here).located_at(found.later)
+                })
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- counting
+
+/// Patients listed at `from` in OLD and `to` in NEW (`None`: absent from
+/// that snapshot), in one group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowCell {
+    pub from: Option<u32>,
+    pub to: Option<u32>,
+    pub group: u32,
+    pub patients: u64,
+}
+
+/// Everything counted, with names resolved.
+#[derive(Debug)]
+pub struct Tally {
+    /// Every unit of either snapshot, sorted; cells refer to these.
+    pub units: Vec<String>,
+    /// Group labels in output order (one empty label without --by).
+    pub groups: Vec<String>,
+    pub cells: Vec<FlowCell>,
+    /// NEW's date the ages are taken at (--by age-band).
+    pub age_date: Option<Date>,
+    /// Patients born after `age_date` (counted as unknown).
+    pub born_later: u64,
+    pub old_patients: u64,
+    pub new_patients: u64,
+    pub old_units: usize,
+    pub new_units: usize,
+    /// Rows of NEW dropped as repeats (--dedupe).
+    pub new_repeats: u64,
+}
+
+impl Tally {
+    /// The whole region's counts (every unit and group summed).
+    pub fn region(&self) -> Counts {
+        let mut counts = Counts::default();
+        for row in rows(self, None, true) {
+            if row.level == Level::All {
+                counts.add(&row.counts);
+            }
+        }
+        counts
+    }
+}
+
+/// What a [`NewSink`] found besides its claims, detached from [`Diff`] so
+/// that [`finish`] can consume it.
+pub struct NewPart {
+    repeats: u64,
+    latest_listed: Option<Date>,
+}
+
+impl NewSink<'_> {
+    pub fn into_part(self) -> NewPart {
+        NewPart {
+            repeats: self.repeats,
+            latest_listed: self.latest_listed,
+        }
+    }
+}
+
+/// Counts the cells once NEW is read.
+pub fn finish(diff: Diff<'_>, parts: Vec<NewPart>) -> Result<Tally> {
+    let new_repeats = parts.iter().map(|s| s.repeats).sum();
+    let latest_listed = parts.iter().filter_map(|s| s.latest_listed).max();
+    let config = diff.config;
+    let age_date = match config.by {
+        Some(Breakdown::AgeBand) => match config.as_of.or(latest_listed) {
+            Some(date) => Some(date),
+            None => bail!(
+                "NEW has no listed_since date to take its date from; give --as-of DATE for the ages"
+            ),
+        },
+        _ => None,
+    };
+    let groups = Groups::new(config.by, &diff.attributes.labels.to_names(), age_date);
+    let Diff {
+        old,
+        claims,
+        values,
+        newcomers,
+        units: new_units,
+        ..
+    } = diff;
+    let new_units = new_units.into_names();
+    let (units, old_unit, new_unit) = merge_units(&old.units, &new_units);
+
+    let mut counts: HashMap<(u32, u32, u32), u64> = HashMap::new();
+    let mut born_later = 0u64;
+    let mut group_of = |attr: u32| {
+        let (group, later) = groups.of(attr);
+        born_later += u64::from(later);
+        group
+    };
+    let none = u32::MAX;
+    let mut new_patients = 0u64;
+    for (id, _, listed) in old.patients.iter() {
+        let from = old_unit[listed.unit as usize];
+        let key = if claims[id as usize].load(Ordering::Relaxed) == UNCLAIMED {
+            (from, none, group_of(listed.attr))
+        } else {
+            new_patients += 1;
+            let (unit, attr) = unpack(values[id as usize].load(Ordering::Relaxed));
+            (from, new_unit[unit as usize], group_of(attr))
+        };
+        *counts.entry(key).or_default() += 1;
+    }
+    let newcomers = newcomers.freeze();
+    for (_, _, newcomer) in newcomers.iter() {
+        new_patients += 1;
+        let (unit, attr) = unpack(newcomer.value);
+        *counts
+            .entry((none, new_unit[unit as usize], group_of(attr)))
+            .or_default() += 1;
+    }
+    let known = |unit: u32| (unit != none).then_some(unit);
+    let mut cells: Vec<FlowCell> = counts
+        .into_iter()
+        .map(|((from, to, group), patients)| FlowCell {
+            from: known(from),
+            to: known(to),
+            group,
+            patients,
+        })
+        .collect();
+    cells.sort_by_key(|c| (c.from, c.to, c.group));
+    let distinct = |side: fn(&FlowCell) -> Option<u32>| {
+        let mut seen: Vec<u32> = cells.iter().filter_map(side).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
+    };
+    let (old_units, new_units) = (distinct(|c| c.from), distinct(|c| c.to));
+    Ok(Tally {
+        units,
+        groups: groups.labels,
+        cells,
+        age_date,
+        born_later,
+        old_patients: old.patients.len() as u64,
+        new_patients,
+        old_units,
+        new_units,
+        new_repeats,
+    })
+}
+
+/// The sorted union of OLD's and NEW's unit names, and each side's id →
+/// position in it.
+fn merge_units(old: &Names, new: &Names) -> (Vec<String>, Vec<u32>, Vec<u32>) {
+    let mut all: Vec<String> = (0..old.len() as u32)
+        .map(|id| old.name(id))
+        .chain((0..new.len() as u32).map(|id| new.name(id)))
+        .map(str::to_string)
+        .collect();
+    all.sort();
+    all.dedup();
+    let position = |name: &str| all.binary_search_by(|u| u.as_str().cmp(name)).unwrap_or(0) as u32;
+    let old_ids = (0..old.len() as u32)
+        .map(|id| position(old.name(id)))
+        .collect();
+    let new_ids = (0..new.len() as u32)
+        .map(|id| position(new.name(id)))
+        .collect();
+    (all, old_ids, new_ids)
+}
+
+/// Attribute → output group.
+struct Groups {
+    by: Option<Breakdown>,
+    labels: Vec<String>,
+    /// Label id → group (sex, active choice).
+    of_label: Vec<u32>,
+    age_date: Option<u32>,
+}
+
+impl Groups {
+    fn new(by: Option<Breakdown>, labels: &Names, age_date: Option<Date>) -> Groups {
+        let mut out: Vec<String> = match by {
+            None => vec![String::new()],
+            Some(Breakdown::AgeBand) => AGE_BANDS.iter().map(|(_, l)| l.to_string()).collect(),
+            Some(_) => {
+                let mut names: Vec<String> = (0..labels.len() as u32)
+                    .map(|id| labels.name(id).to_string())
+                    .filter(|name| name != UNKNOWN_GROUP)
+                    .collect();
+                names.sort();
+                names
+            }
+        };
+        if by.is_some() {
+            out.push(UNKNOWN_GROUP.to_string());
+        }
+        let of_label = (0..labels.len() as u32)
+            .map(|id| {
+                let name = labels.name(id);
+                out.iter().position(|l| l == name).unwrap_or(0) as u32
+            })
+            .collect();
+        Groups {
+            by,
+            labels: out,
+            of_label,
+            age_date: age_date.map(ymd),
+        }
+    }
+
+    fn unknown(&self) -> u32 {
+        self.labels.len() as u32 - 1
+    }
+
+    /// The group of `attr`, and whether it is a birth after NEW's date.
+    fn of(&self, attr: u32) -> (u32, bool) {
+        match self.by {
+            None => (0, false),
+            Some(_) if attr == MISSING => (self.unknown(), false),
+            Some(Breakdown::AgeBand) => match age(attr, self.age_date.expect("ages have a date")) {
+                Some(years) => (age_band(years) as u32, false),
+                None => (self.unknown(), true),
+            },
+            Some(_) => (self.of_label[attr as usize], false),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- rows
+
+/// One row's counts. Invariant: after = before + moved_in + new_in_region
+/// − moved_out − left_region.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub before: u64,
+    pub after: u64,
+    pub moved_in: u64,
+    pub moved_out: u64,
+    pub new_in_region: u64,
+    pub left_region: u64,
+}
+
+impl Counts {
+    pub fn net(&self) -> i64 {
+        self.after as i64 - self.before as i64
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.before += other.before;
+        self.after += other.after;
+        self.moved_in += other.moved_in;
+        self.moved_out += other.moved_out;
+        self.new_in_region += other.new_in_region;
+        self.left_region += other.left_region;
+    }
+}
+
+/// One output row of the listing-change report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiffRow {
+    pub level: Level,
+    /// The unit, area, or `ALL`.
+    pub unit: String,
+    pub group: String,
+    pub counts: Counts,
+}
+
+/// Unit rows, area subtotals (with a units file) and, with `total`, the
+/// region's row: each row is the sum of its units' rows, so an area's
+/// moved_in includes moves between its own units. Groups with nobody in
+/// either snapshot are left out. Sorted by level, unit (or area) and group.
+pub fn rows(tally: &Tally, units: Option<&Units>, total: bool) -> Vec<DiffRow> {
+    let group_count = tally.groups.len();
+    let mut per_unit = vec![Counts::default(); tally.units.len() * group_count];
+    for cell in &tally.cells {
+        let n = cell.patients;
+        let at = |unit: u32| unit as usize * group_count + cell.group as usize;
+        if let Some(from) = cell.from {
+            let counts = &mut per_unit[at(from)];
+            counts.before += n;
+            match cell.to {
+                None => counts.left_region += n,
+                Some(to) if to != from => counts.moved_out += n,
+                Some(_) => {}
+            }
+        }
+        if let Some(to) = cell.to {
+            let counts = &mut per_unit[at(to)];
+            counts.after += n;
+            match cell.from {
+                None => counts.new_in_region += n,
+                Some(from) if from != to => counts.moved_in += n,
+                Some(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut areas: BTreeMap<(&str, usize), Counts> = BTreeMap::new();
+    let mut all = vec![Counts::default(); group_count];
+    for (u, unit) in tally.units.iter().enumerate() {
+        let area = units.and_then(|file| file.area(unit));
+        for (g, group) in tally.groups.iter().enumerate() {
+            let counts = per_unit[u * group_count + g];
+            if counts == Counts::default() {
+                // A group with nobody in it at this unit.
+                continue;
+            }
+            if let Some(area) = area {
+                areas.entry((area, g)).or_default().add(&counts);
+            }
+            all[g].add(&counts);
+            out.push(DiffRow {
+                level: Level::Unit,
+                unit: unit.clone(),
+                group: group.clone(),
+                counts,
+            });
+        }
+    }
+    for ((area, g), counts) in areas {
+        out.push(DiffRow {
+            level: Level::Area,
+            unit: area.to_string(),
+            group: tally.groups[g].clone(),
+            counts,
+        });
+    }
+    if total {
+        for (g, counts) in all.into_iter().enumerate() {
+            if counts == Counts::default() {
+                continue;
+            }
+            out.push(DiffRow {
+                level: Level::All,
+                unit: ALL_UNITS.to_string(),
+                group: tally.groups[g].clone(),
+                counts,
+            });
+        }
+    }
+    out
+}
+
+/// Whether flows run between units or between areas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FlowLevel {
+    /// From unit to unit
+    Unit,
+    /// From area to area (needs --units)
+    Area,
+}
+
+/// Patients listed at `from` in OLD and at `to` in NEW.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowRow {
+    pub from: String,
+    pub to: String,
+    pub group: String,
+    pub patients: u64,
+}
+
+/// The flows between units (or areas): patients who changed unit (area),
+/// came into the region (from `(new)`) or left it (to `(gone)`); patients
+/// who stayed are not flows. Sorted by patients, most first, then from,
+/// to and group.
+pub fn flows(tally: &Tally, units: Option<&Units>, level: FlowLevel) -> Vec<FlowRow> {
+    let place = |unit: Option<u32>, outside: &'static str| -> String {
+        let Some(unit) = unit else {
+            return outside.to_string();
+        };
+        let name = &tally.units[unit as usize];
+        match level {
+            FlowLevel::Unit => name.clone(),
+            FlowLevel::Area => units
+                .and_then(|file| file.area(name))
+                .unwrap_or(NO_AREA)
+                .to_string(),
+        }
+    };
+    let mut pooled: BTreeMap<(String, String, u32), u64> = BTreeMap::new();
+    for cell in &tally.cells {
+        let from = place(cell.from, NEW_IN_REGION);
+        let to = place(cell.to, LEFT_REGION);
+        if from != to {
+            *pooled.entry((from, to, cell.group)).or_default() += cell.patients;
+        }
+    }
+    let mut out: Vec<(Reverse<u64>, String, String, u32)> = pooled
+        .into_iter()
+        .map(|((from, to, group), n)| (Reverse(n), from, to, group))
+        .collect();
+    out.sort();
+    out.into_iter()
+        .map(|(Reverse(patients), from, to, group)| FlowRow {
+            from,
+            to,
+            group: tally.groups[group as usize].clone(),
+            patients,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- cells
+
+/// Output columns of the report (`group` only with --by).
+pub fn row_columns(grouped: bool, for_reading: bool) -> Vec<&'static str> {
+    let mut columns = if for_reading {
+        vec!["unit"]
+    } else {
+        vec!["level", "unit"]
+    };
+    if grouped {
+        columns.push("group");
+    }
+    columns.extend([
+        "listed_before",
+        "listed_after",
+        "net",
+        "moved_in",
+        "moved_out",
+        "new_in_region",
+        "left_region",
+    ]);
+    columns
+}
+
+fn count_cells(counts: &Counts, signed_net: bool) -> [Cell; 7] {
+    let int = |n: u64| Cell::Int(n as i64);
+    let net = counts.net();
+    [
+        int(counts.before),
+        int(counts.after),
+        if signed_net && net != 0 {
+            Cell::text(format!("{net:+}"))
+        } else {
+            Cell::Int(net)
+        },
+        int(counts.moved_in),
+        int(counts.moved_out),
+        int(counts.new_in_region),
+        int(counts.left_region),
+    ]
+}
+
+/// Cells of the machine formats, one line per row in `rows`' order.
+pub fn row_cells(rows: &[DiffRow], grouped: bool) -> Vec<Vec<Cell>> {
+    rows.iter()
+        .map(|row| {
+            let mut cells = vec![
+                Cell::text(row.level.as_str()),
+                Cell::text(row.unit.as_str()),
+            ];
+            if grouped {
+                cells.push(Cell::text(row.group.as_str()));
+            }
+            cells.extend(count_cells(&row.counts, false));
+            cells
+        })
+        .collect()
+}
+
+/// Cells of the table for reading, laid out like seed 002's listing table:
+/// each area's rows with its units' rows indented under them, then units
+/// without an area, then the region; net changes signed.
+pub fn table_cells(rows: &[DiffRow], units: Option<&Units>, grouped: bool) -> Vec<Vec<Cell>> {
+    let mut out = Vec::new();
+    let mut emit = |level: Level, name: &str, indent: &str| {
+        for row in rows.iter().filter(|r| r.level == level && r.unit == name) {
+            let mut cells = vec![Cell::text(format!("{indent}{}", row.unit))];
+            if grouped {
+                cells.push(Cell::text(row.group.as_str()));
+            }
+            cells.extend(count_cells(&row.counts, true));
+            out.push(cells);
+        }
+    };
+    let names = |level: Level| {
+        let mut names: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.level == level)
+            .map(|r| r.unit.as_str())
+            .collect();
+        names.dedup();
+        names
+    };
+    let area_of = |unit: &str| units.and_then(|file| file.area(unit));
+    let (areas, unit_names) = (names(Level::Area), names(Level::Unit));
+    for &area in &areas {
+        emit(Level::Area, area, "");
+        for &unit in unit_names.iter().filter(|u| area_of(u) == Some(area)) {
+            emit(Level::Unit, unit, "  ");
+        }
+    }
+    for &unit in unit_names.iter().filter(|u| area_of(u).is_none()) {
+        emit(Level::Unit, unit, "");
+    }
+    emit(Level::All, ALL_UNITS, "");
+    out
+}
+
+/// Columns of `--flows`.
+pub fn flow_columns(level: FlowLevel, grouped: bool) -> Vec<&'static str> {
+    let mut columns = match level {
+        FlowLevel::Unit => vec!["from_unit", "to_unit"],
+        FlowLevel::Area => vec!["from_area", "to_area"],
+    };
+    if grouped {
+        columns.push("group");
+    }
+    columns.push("patients");
+    columns
+}
+
+pub fn flow_cells(flows: &[FlowRow], grouped: bool) -> Vec<Vec<Cell>> {
+    flows
+        .iter()
+        .map(|flow| {
+            let mut cells = vec![Cell::text(flow.from.as_str()), Cell::text(flow.to.as_str())];
+            if grouped {
+                cells.push(Cell::text(flow.group.as_str()));
+            }
+            cells.push(Cell::Int(flow.patients as i64));
+            cells
+        })
+        .collect()
+}
