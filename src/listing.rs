@@ -183,7 +183,10 @@ where
 {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
         let patient = row.required(self.patient)?;
-        let unit = self.units.id(row.required_text(self.unit)?);
+        let unit = self
+            .units
+            .id_bytes(row.required(self.unit)?)
+            .map_err(|_| RowError::not_utf8(self.unit))?;
         let value = (self.value)(row, unit)?;
         if let Some(seen) = self.seen {
             let here = row.locator;

@@ -13,7 +13,8 @@
 //!
 //! Memory: OLD's index (about 40 bytes per patient), 16 bytes per OLD
 //! index slot for the claims (20 per patient) and about 50 bytes per
-//! patient new in the region. NEW itself is never held.
+//! patient new in the region. NEW itself is never held. Rows are claimed
+//! in small batches so that the cache misses of their lookups overlap.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
@@ -26,7 +27,7 @@ use jiff::civil::Date;
 
 use crate::cli::usage;
 use crate::input::{Col, Columns, Locator, Row, RowError, RowSink, values};
-use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames};
+use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames, prefetch};
 use crate::keyindex::key_hash;
 use crate::listing::{Duplicates, Listing};
 use crate::output::{ALL_UNITS, Cell, Level};
@@ -92,6 +93,17 @@ pub struct Config {
     pub duplicates: Duplicates,
     /// NEW's date, for ages [default: the latest listed_since in NEW].
     pub as_of: Option<Date>,
+    /// --skip-invalid: bad rows are rejected, not fatal.
+    pub skip_invalid: bool,
+}
+
+impl Config {
+    /// Whether a repeated patient's later row is rejected (--skip-invalid
+    /// without --dedupe): then NEW must be read on one thread, in file
+    /// order, so that the rejected row is always the one being read.
+    pub fn rejects_repeats(&self) -> bool {
+        self.skip_invalid && self.duplicates == Duplicates::Error
+    }
 }
 
 /// An attribute value for an empty field.
@@ -255,17 +267,24 @@ struct Repeat {
     later: Locator,
 }
 
+/// What NEW's rows left on one OLD slot: the row that claimed it
+/// ([`UNCLAIMED`] if none) and that row's packed unit and attribute. Both
+/// words share a cache line, so a claim costs one miss.
+#[repr(align(16))]
+struct Slot {
+    row: AtomicU64,
+    value: AtomicU64,
+}
+
 /// The state NEW's reader threads share.
 pub struct Diff<'a> {
     config: &'a Config,
     old: &'a Listing<Listed>,
     attributes: &'a Attributes,
-    /// Per OLD slot: the NEW row that claimed it ([`UNCLAIMED`] if none).
-    claims: Vec<AtomicU64>,
-    /// Per OLD slot: the claiming row's packed unit and attribute.
-    values: Vec<AtomicU64>,
-    /// With --dedupe, a claim and its value change together under the
-    /// stripe lock of the slot.
+    /// Per OLD index slot (ids are slot positions).
+    slots: Vec<Slot>,
+    /// With --dedupe, a slot's row and value change together under the
+    /// slot's stripe lock.
     stripes: Box<[Mutex<()>]>,
     newcomers: KeyTable<Newcomer>,
     units: SharedNames,
@@ -275,14 +294,17 @@ const DUPLICATE: &str = "the same patient is listed twice in this snapshot";
 
 impl<'a> Diff<'a> {
     pub fn new(config: &'a Config, old: &'a Listing<Listed>, attributes: &'a Attributes) -> Self {
-        let slots = old.patients.id_bound();
-        let fresh = |_| AtomicU64::new(UNCLAIMED);
+        let slots = (0..old.patients.id_bound())
+            .map(|_| Slot {
+                row: AtomicU64::new(UNCLAIMED),
+                value: AtomicU64::new(0),
+            })
+            .collect();
         Diff {
             config,
             old,
             attributes,
-            claims: (0..slots).map(fresh).collect(),
-            values: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            slots,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             newcomers: KeyTable::new(),
             units: SharedNames::new(),
@@ -292,23 +314,23 @@ impl<'a> Diff<'a> {
     /// NEW's `row` lists the OLD patient `id`. Returns whether a repeated
     /// row was dropped (--dedupe) or, without --dedupe, the repeat.
     fn claim_old(&self, id: u32, row: Locator, value: u64) -> Result<bool, Repeat> {
-        let slot = id as usize;
+        let slot = &self.slots[id as usize];
         if self.config.duplicates == Duplicates::Error {
             // The claim keeps the earliest row, so that of three rows the
             // reported pair is the first two, as a sequential read finds it.
-            let before = self.claims[slot].fetch_min(row.0, Ordering::Relaxed);
+            let before = slot.row.fetch_min(row.0, Ordering::Relaxed);
             if before == UNCLAIMED {
-                self.values[slot].store(value, Ordering::Relaxed);
+                slot.value.store(value, Ordering::Relaxed);
                 return Ok(false);
             }
             return Err(repeat(Locator(before), row));
         }
-        let _guard = self.stripes[slot % STRIPES]
+        let _guard = self.stripes[id as usize % STRIPES]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut claim = Newcomer {
-            row: Locator(self.claims[slot].load(Ordering::Relaxed)),
-            value: self.values[slot].load(Ordering::Relaxed),
+            row: Locator(slot.row.load(Ordering::Relaxed)),
+            value: slot.value.load(Ordering::Relaxed),
         };
         let fresh = claim.row.0 == UNCLAIMED;
         if fresh {
@@ -316,8 +338,8 @@ impl<'a> Diff<'a> {
         } else {
             settle(self.config.duplicates, &mut claim, row, value)?;
         }
-        self.claims[slot].store(claim.row.0, Ordering::Relaxed);
-        self.values[slot].store(claim.value, Ordering::Relaxed);
+        slot.row.store(claim.row.0, Ordering::Relaxed);
+        slot.value.store(claim.value, Ordering::Relaxed);
         Ok(!fresh)
     }
 
@@ -336,6 +358,14 @@ impl<'a> Diff<'a> {
             },
         );
         outcome
+    }
+
+    /// Claims `patient` (whose [`key_hash`] is `hash`) for `row`.
+    fn claim(&self, hash: u64, patient: &[u8], row: Locator, value: u64) -> Result<bool, Repeat> {
+        match self.old.patients.find(hash, patient) {
+            Some((id, _)) => self.claim_old(id, row, value),
+            None => self.claim_newcomer(patient, row, value),
+        }
     }
 }
 
@@ -376,10 +406,30 @@ pub struct NewSink<'a> {
     listed_since: Option<Col>,
     units: NameCache<'a>,
     attr: AttrReader<'a>,
+    /// Rows waiting for their claim, done a batch at a time so that the
+    /// cache misses on OLD's index and slots overlap; their patient ids are
+    /// in `batch_keys`. Not used when repeats are rejected row by row.
+    batch: Vec<Waiting>,
+    batch_keys: Vec<u8>,
+    found: Vec<Option<u32>>,
+    /// A repeated patient found in a batch, not yet reported (the earliest
+    /// by its later row).
+    repeat: Option<Repeat>,
     /// Rows dropped as repeats of a patient (--dedupe).
     repeats: u64,
     latest_listed: Option<Date>,
 }
+
+/// A NEW row waiting for its claim; its patient id is a range of the
+/// batch's bytes.
+struct Waiting {
+    hash: u64,
+    patient: (u32, u32),
+    row: Locator,
+    value: u64,
+}
+
+const BATCH: usize = 32;
 
 impl<'a> NewSink<'a> {
     /// A sink for NEW's `columns`; `file` names NEW in errors about them.
@@ -398,43 +448,111 @@ impl<'a> NewSink<'a> {
             listed_since: wants_date.then_some(listed_since),
             units: NameCache::verbatim(&diff.units),
             attr: diff.attributes.reader(columns, file)?,
+            batch: Vec::with_capacity(BATCH),
+            batch_keys: Vec::new(),
+            found: Vec::with_capacity(BATCH),
+            repeat: None,
             repeats: 0,
             latest_listed: None,
         })
+    }
+
+    /// Claims the waiting rows: their index slots are touched first, then
+    /// their claim slots, then each is claimed.
+    fn flush_batch(&mut self) {
+        let (diff, keys) = (self.diff, &self.batch_keys);
+        let index = &diff.old.patients;
+        let text = |range: (u32, u32)| &keys[range.0 as usize..range.1 as usize];
+        for waiting in &self.batch {
+            index.touch(waiting.hash);
+        }
+        self.found.clear();
+        for waiting in &self.batch {
+            let id = index
+                .find(waiting.hash, text(waiting.patient))
+                .map(|(id, _)| id);
+            if let Some(id) = id {
+                prefetch(&diff.slots[id as usize]);
+            }
+            self.found.push(id);
+        }
+        for (waiting, &id) in self.batch.iter().zip(&self.found) {
+            let claimed = match id {
+                Some(id) => diff.claim_old(id, waiting.row, waiting.value),
+                None => diff.claim_newcomer(text(waiting.patient), waiting.row, waiting.value),
+            };
+            match claimed {
+                Ok(dropped) => self.repeats += u64::from(dropped),
+                Err(found) => {
+                    if self.repeat.is_none_or(|first| found.later < first.later) {
+                        self.repeat = Some(found);
+                    }
+                }
+            }
+        }
+        self.batch.clear();
+        self.batch_keys.clear();
+    }
+
+    fn repeat_error(&self, found: Repeat, here: Locator) -> RowError {
+        let error = RowError::new(self.patient.index, DUPLICATE).related_to(found.earlier);
+        if found.later == here {
+            error
+        } else {
+            error.located_at(found.later)
+        }
     }
 }
 
 impl RowSink for NewSink<'_> {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
+        let here = row.locator;
+        if let Some(found) = self.repeat.take() {
+            // Found at the end of an earlier chunk: report it now.
+            return Err(self.repeat_error(found, here));
+        }
         let patient = row.required(self.patient)?;
-        let unit = self.units.id(row.required_text(self.unit)?);
+        let unit = self
+            .units
+            .id_bytes(row.required(self.unit)?)
+            .map_err(|_| RowError::not_utf8(self.unit))?;
         let attr = self.attr.read(row)?;
         if let Some(col) = self.listed_since
             && let Some(date) = row.optional_date(col)?
         {
             self.latest_listed = self.latest_listed.max(Some(date));
         }
-        let value = pack(unit, attr);
-        let here = row.locator;
-        let diff = self.diff;
-        let claimed = match diff.old.patients.find(key_hash(patient), patient) {
-            Some((id, _)) => diff.claim_old(id, here, value),
-            None => diff.claim_newcomer(patient, here, value),
-        };
-        match claimed {
-            Ok(dropped) => {
-                self.repeats += u64::from(dropped);
-                Ok(())
-            }
-            Err(found) => {
-                let error = RowError::new(self.patient.index, DUPLICATE);
-                Err(if found.later == here {
-                    error.related_to(found.earlier)
-                } else {
-                    error.related_to(here).located_at(found.later)
-                })
+        let (hash, value) = (key_hash(patient), pack(unit, attr));
+        if self.diff.config.rejects_repeats() {
+            // One thread, rows in file order: a repeat is this row, whose
+            // bytes the reject log keeps.
+            return match self.diff.claim(hash, patient, here, value) {
+                Err(found) => Err(self.repeat_error(found, here)),
+                Ok(dropped) => {
+                    self.repeats += u64::from(dropped);
+                    Ok(())
+                }
+            };
+        }
+        let start = self.batch_keys.len() as u32;
+        self.batch_keys.extend_from_slice(patient);
+        self.batch.push(Waiting {
+            hash,
+            patient: (start, self.batch_keys.len() as u32),
+            row: here,
+            value,
+        });
+        if self.batch.len() == BATCH {
+            self.flush_batch();
+            if let Some(found) = self.repeat.take() {
+                return Err(self.repeat_error(found, here));
             }
         }
+        Ok(())
+    }
+
+    fn flush(&mut self) {
+        self.flush_batch();
     }
 }
 
@@ -488,6 +606,9 @@ impl Tally {
 pub struct NewPart {
     repeats: u64,
     latest_listed: Option<Date>,
+    /// A repeated patient found after the sink's last row: the later row
+    /// and the error about it.
+    pub repeat: Option<(Locator, RowError)>,
 }
 
 impl NewSink<'_> {
@@ -495,8 +616,20 @@ impl NewSink<'_> {
         NewPart {
             repeats: self.repeats,
             latest_listed: self.latest_listed,
+            repeat: self
+                .repeat
+                .map(|found| (found.later, self.repeat_error(found, found.later))),
         }
     }
+}
+
+/// The repeated patient to report after the read, if a sink found one
+/// after its last row: the one whose later row comes first.
+pub fn unreported_repeat(parts: &[NewPart]) -> Option<&(Locator, RowError)> {
+    parts
+        .iter()
+        .filter_map(|part| part.repeat.as_ref())
+        .min_by_key(|(later, _)| *later)
 }
 
 /// Counts the cells once NEW is read.
@@ -516,8 +649,7 @@ pub fn finish(diff: Diff<'_>, parts: Vec<NewPart>) -> Result<Tally> {
     let groups = Groups::new(config.by, &diff.attributes.labels.to_names(), age_date);
     let Diff {
         old,
-        claims,
-        values,
+        slots,
         newcomers,
         units: new_units,
         ..
@@ -525,44 +657,32 @@ pub fn finish(diff: Diff<'_>, parts: Vec<NewPart>) -> Result<Tally> {
     let new_units = new_units.into_names();
     let (units, old_unit, new_unit) = merge_units(&old.units, &new_units);
 
-    let mut counts: HashMap<(u32, u32, u32), u64> = HashMap::new();
+    let mut cells = CellCounts::new(units.len(), groups.labels.len());
     let mut born_later = 0u64;
     let mut group_of = |attr: u32| {
         let (group, later) = groups.of(attr);
         born_later += u64::from(later);
         group
     };
-    let none = u32::MAX;
     let mut new_patients = 0u64;
     for (id, _, listed) in old.patients.iter() {
-        let from = old_unit[listed.unit as usize];
-        let key = if claims[id as usize].load(Ordering::Relaxed) == UNCLAIMED {
-            (from, none, group_of(listed.attr))
+        let from = Some(old_unit[listed.unit as usize]);
+        let slot = &slots[id as usize];
+        if slot.row.load(Ordering::Relaxed) == UNCLAIMED {
+            cells.add(from, None, group_of(listed.attr));
         } else {
             new_patients += 1;
-            let (unit, attr) = unpack(values[id as usize].load(Ordering::Relaxed));
-            (from, new_unit[unit as usize], group_of(attr))
-        };
-        *counts.entry(key).or_default() += 1;
+            let (unit, attr) = unpack(slot.value.load(Ordering::Relaxed));
+            cells.add(from, Some(new_unit[unit as usize]), group_of(attr));
+        }
     }
     let newcomers = newcomers.freeze();
     for (_, _, newcomer) in newcomers.iter() {
         new_patients += 1;
         let (unit, attr) = unpack(newcomer.value);
-        *counts
-            .entry((none, new_unit[unit as usize], group_of(attr)))
-            .or_default() += 1;
+        cells.add(None, Some(new_unit[unit as usize]), group_of(attr));
     }
-    let known = |unit: u32| (unit != none).then_some(unit);
-    let mut cells: Vec<FlowCell> = counts
-        .into_iter()
-        .map(|((from, to, group), patients)| FlowCell {
-            from: known(from),
-            to: known(to),
-            group,
-            patients,
-        })
-        .collect();
+    let mut cells = cells.into_cells();
     cells.sort_by_key(|c| (c.from, c.to, c.group));
     let distinct = |side: fn(&FlowCell) -> Option<u32>| {
         let mut seen: Vec<u32> = cells.iter().filter_map(side).collect();
@@ -583,6 +703,71 @@ pub fn finish(diff: Diff<'_>, parts: Vec<NewPart>) -> Result<Tally> {
         new_units,
         new_repeats,
     })
+}
+
+/// Patients per (from, to, group): most stay at their unit, so those and
+/// the patients entering or leaving the region are counted in arrays per
+/// unit and group; moves between units, a few per cent, in a map.
+struct CellCounts {
+    groups: usize,
+    /// Per unit and group: [stayed, new in the region, left the region].
+    at_unit: Vec<[u64; 3]>,
+    moves: HashMap<(u32, u32, u32), u64>,
+}
+
+impl CellCounts {
+    fn new(units: usize, groups: usize) -> CellCounts {
+        CellCounts {
+            groups,
+            at_unit: vec![[0; 3]; units * groups],
+            moves: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, from: Option<u32>, to: Option<u32>, group: u32) {
+        let at = |unit: u32| unit as usize * self.groups + group as usize;
+        match (from, to) {
+            (Some(from), Some(to)) if from == to => self.at_unit[at(from)][0] += 1,
+            (None, Some(to)) => self.at_unit[at(to)][1] += 1,
+            (Some(from), None) => self.at_unit[at(from)][2] += 1,
+            (Some(from), Some(to)) => *self.moves.entry((from, to, group)).or_default() += 1,
+            (None, None) => {}
+        }
+    }
+
+    fn into_cells(self) -> Vec<FlowCell> {
+        let groups = self.groups;
+        let mut cells = Vec::new();
+        for (at, counts) in self.at_unit.iter().enumerate() {
+            let (unit, group) = ((at / groups) as u32, (at % groups) as u32);
+            let sides = [
+                (Some(unit), Some(unit)),
+                (None, Some(unit)),
+                (Some(unit), None),
+            ];
+            for ((from, to), &patients) in sides.into_iter().zip(counts) {
+                if patients > 0 {
+                    cells.push(FlowCell {
+                        from,
+                        to,
+                        group,
+                        patients,
+                    });
+                }
+            }
+        }
+        cells.extend(
+            self.moves
+                .into_iter()
+                .map(|((from, to, group), patients)| FlowCell {
+                    from: Some(from),
+                    to: Some(to),
+                    group,
+                    patients,
+                }),
+        );
+        cells
+    }
 }
 
 /// The sorted union of OLD's and NEW's unit names, and each side's id →
@@ -705,7 +890,8 @@ pub struct DiffRow {
 /// Unit rows, area subtotals (with a units file) and, with `total`, the
 /// region's row: each row is the sum of its units' rows, so an area's
 /// moved_in includes moves between its own units. Groups with nobody in
-/// either snapshot are left out. Sorted by level, unit (or area) and group.
+/// either snapshot are left out (the region's row is always there without
+/// --by). Sorted by level, unit (or area) and group.
 pub fn rows(tally: &Tally, units: Option<&Units>, total: bool) -> Vec<DiffRow> {
     let group_count = tally.groups.len();
     let mut per_unit = vec![Counts::default(); tally.units.len() * group_count];
@@ -763,8 +949,9 @@ pub fn rows(tally: &Tally, units: Option<&Units>, total: bool) -> Vec<DiffRow> {
         });
     }
     if total {
+        let grouped = tally.groups.len() > 1;
         for (g, counts) in all.into_iter().enumerate() {
-            if counts == Counts::default() {
+            if grouped && counts == Counts::default() {
                 continue;
             }
             out.push(DiffRow {

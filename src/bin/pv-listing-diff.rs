@@ -52,15 +52,29 @@ fn run(args: ListingDiffArgs) -> Result<()> {
     )?;
     let new_name = Source::from_path(&args.new).to_string();
     let diff = Diff::new(&config, &old, &attributes);
-    let read = input::read(
+    let new_options = ReadOptions {
+        threads: if config.rejects_repeats() {
+            1
+        } else {
+            options.threads
+        },
+        ..options.clone()
+    };
+    let mut read = input::read(
         &[Source::from_path(&args.new)],
         &LISTING,
-        &new_options(&options, config.duplicates),
+        &new_options,
         &mut rejects,
         |columns| NewSink::new(&diff, columns, &new_name),
     )?;
+    let parts: Vec<_> = std::mem::take(&mut read.sinks)
+        .into_iter()
+        .map(NewSink::into_part)
+        .collect();
+    if let Some((later, error)) = listing_diff::unreported_repeat(&parts) {
+        return Err(read.row_error(*later, error));
+    }
     let new_rows = read.rows;
-    let parts = read.sinks.into_iter().map(NewSink::into_part).collect();
     let tally = listing_diff::finish(diff, parts)?;
 
     let grouped = config.by.is_some();
@@ -118,25 +132,12 @@ fn config(args: &ListingDiffArgs) -> Result<Config> {
         by: options.by,
         duplicates: options.duplicates(),
         as_of: options.as_of,
+        skip_invalid: args.input.skip_invalid,
     })
 }
 
 fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
-}
-
-/// Without --dedupe, --skip-invalid rejects the later row of a repeated
-/// patient verbatim, which needs the rows in file order: one thread.
-fn new_options(options: &ReadOptions, duplicates: Duplicates) -> ReadOptions {
-    let threads = if options.skip_invalid && duplicates == Duplicates::Error {
-        1
-    } else {
-        options.threads
-    };
-    ReadOptions {
-        threads,
-        ..options.clone()
-    }
 }
 
 fn summarize<V>(

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The pv-coc binary Cargo built for this test run.
 pub const PV_COC: &str = env!("CARGO_BIN_EXE_pv-coc");
+/// The pv-listing-diff binary Cargo built for this test run.
+pub const PV_LISTING_DIFF: &str = env!("CARGO_BIN_EXE_pv-listing-diff");
 
 /// A fake personnummer put into bad rows; it must never reach stderr.
 pub const SECRET_ID: &str = "19121212-1212";
@@ -43,15 +45,25 @@ impl Run {
     }
 }
 
-/// A run of pv-coc with arguments, environment and stdin.
+/// A run of one of the binaries with arguments, environment and stdin.
 pub struct Cmd {
+    program: &'static str,
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
 }
 
 pub fn pv_coc<S: AsRef<str>>(args: &[S]) -> Cmd {
+    run_of(PV_COC, args)
+}
+
+pub fn pv_listing_diff<S: AsRef<str>>(args: &[S]) -> Cmd {
+    run_of(PV_LISTING_DIFF, args)
+}
+
+fn run_of<S: AsRef<str>>(program: &'static str, args: &[S]) -> Cmd {
     Cmd {
+        program,
         args: args.iter().map(|a| a.as_ref().to_string()).collect(),
         env: Vec::new(),
         stdin: None,
@@ -81,7 +93,7 @@ impl Cmd {
     }
 
     pub fn command(&self) -> Command {
-        let mut command = Command::new(PV_COC);
+        let mut command = Command::new(self.program);
         command.args(&self.args);
         // Tests set the block size themselves; an outer setting must not leak in.
         command.env_remove("PVKIT_BLOCK_SIZE");
@@ -101,7 +113,7 @@ impl Cmd {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start pv-coc");
+        let mut child = command.spawn().expect("start the binary");
         let writer = self.stdin.clone().map(|bytes| {
             let mut stdin = child.stdin.take().expect("stdin");
             // A thread, so a large input cannot deadlock against a full stdout pipe.
@@ -109,7 +121,7 @@ impl Cmd {
                 let _ = stdin.write_all(&bytes);
             })
         });
-        let output = child.wait_with_output().expect("wait for pv-coc");
+        let output = child.wait_with_output().expect("wait for the binary");
         if let Some(writer) = writer {
             writer.join().expect("stdin writer");
         }
