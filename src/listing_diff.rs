@@ -575,6 +575,8 @@ pub struct Tally {
     pub units: Vec<String>,
     /// Group labels in output order (one empty label without --by).
     pub groups: Vec<String>,
+    /// Whether rows are broken down (--by).
+    pub grouped: bool,
     pub cells: Vec<FlowCell>,
     /// NEW's date the ages are taken at (--by age-band).
     pub age_date: Option<Date>,
@@ -694,6 +696,7 @@ pub fn finish(diff: Diff<'_>, parts: Vec<NewPart>) -> Result<Tally> {
     Ok(Tally {
         units,
         groups: groups.labels,
+        grouped: config.by.is_some(),
         cells,
         age_date,
         born_later,
@@ -949,9 +952,8 @@ pub fn rows(tally: &Tally, units: Option<&Units>, total: bool) -> Vec<DiffRow> {
         });
     }
     if total {
-        let grouped = tally.groups.len() > 1;
         for (g, counts) in all.into_iter().enumerate() {
-            if grouped && counts == Counts::default() {
+            if tally.grouped && counts == Counts::default() {
                 continue;
             }
             out.push(DiffRow {
