@@ -32,7 +32,14 @@ fn readme_examples_run() {
         "expected the README's examples, found {examples:?}"
     );
     for example in examples {
-        let command = example.replace("pv-coc ", &format!("{} ", env!("CARGO_BIN_EXE_pv-coc")));
+        let command = [
+            ("pv-coc ", env!("CARGO_BIN_EXE_pv-coc")),
+            ("pv-listing-diff ", env!("CARGO_BIN_EXE_pv-listing-diff")),
+        ]
+        .iter()
+        .fold(example.clone(), |command, (name, binary)| {
+            command.replace(name, &format!("{binary} "))
+        });
         let output = Command::new("bash")
             .arg("-c")
             .arg(format!("set -eo pipefail; {command}"))
