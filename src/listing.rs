@@ -108,7 +108,7 @@ impl<V: Copy + Default + Send + Sync> Listing<V> {
                 Ok(ListingSink {
                     patient: columns.col("patient_id"),
                     unit: columns.col("unit"),
-                    units: NameCache::verbatim(&units),
+                    units: UnitIds::new(&units),
                     value: make_value(columns)?,
                     pending: PendingKeys::default(),
                     seen: seen.as_ref(),
@@ -166,10 +166,42 @@ impl<V: Copy + Default + Send + Sync> Listing<V> {
     }
 }
 
+/// Unit ids of a listing's rows. Exports are sorted by unit, so a row's
+/// unit is nearly always the previous row's: that is checked first.
+pub(crate) struct UnitIds<'a> {
+    names: NameCache<'a>,
+    last: Vec<u8>,
+    last_id: u32,
+}
+
+impl<'a> UnitIds<'a> {
+    pub(crate) fn new(shared: &'a SharedNames) -> UnitIds<'a> {
+        UnitIds {
+            names: NameCache::verbatim(shared),
+            last: Vec::new(),
+            last_id: 0,
+        }
+    }
+
+    /// The id of the required unit in `col` of `row`.
+    pub(crate) fn id(&mut self, row: &Row<'_>, col: Col) -> Result<u32, RowError> {
+        let raw = row.required(col)?;
+        if raw != self.last.as_slice() || self.last.is_empty() {
+            self.last_id = self
+                .names
+                .id_bytes(raw)
+                .map_err(|_| RowError::not_utf8(col))?;
+            self.last.clear();
+            self.last.extend_from_slice(raw);
+        }
+        Ok(self.last_id)
+    }
+}
+
 struct ListingSink<'a, V, E> {
     patient: Col,
     unit: Col,
-    units: NameCache<'a>,
+    units: UnitIds<'a>,
     value: E,
     pending: PendingKeys<(V, Locator)>,
     /// With `--skip-invalid`: patients seen so far, to reject repeats.
@@ -183,10 +215,7 @@ where
 {
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
         let patient = row.required(self.patient)?;
-        let unit = self
-            .units
-            .id_bytes(row.required(self.unit)?)
-            .map_err(|_| RowError::not_utf8(self.unit))?;
+        let unit = self.units.id(row, self.unit)?;
         let value = (self.value)(row, unit)?;
         if let Some(seen) = self.seen {
             let here = row.locator;

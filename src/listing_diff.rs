@@ -29,7 +29,7 @@ use crate::cli::usage;
 use crate::input::{Col, Columns, Locator, Row, RowError, RowSink, values};
 use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames, prefetch};
 use crate::keyindex::key_hash;
-use crate::listing::{Duplicates, Listing};
+use crate::listing::{Duplicates, Listing, UnitIds};
 use crate::output::{ALL_UNITS, Cell, Level};
 use crate::units::Units;
 
@@ -404,7 +404,7 @@ pub struct NewSink<'a> {
     patient: Col,
     unit: Col,
     listed_since: Option<Col>,
-    units: NameCache<'a>,
+    units: UnitIds<'a>,
     attr: AttrReader<'a>,
     /// Rows waiting for their claim, done a batch at a time so that the
     /// cache misses on OLD's index and slots overlap; their patient ids are
@@ -446,7 +446,7 @@ impl<'a> NewSink<'a> {
             patient: columns.col("patient_id"),
             unit: columns.col("unit"),
             listed_since: wants_date.then_some(listed_since),
-            units: NameCache::verbatim(&diff.units),
+            units: UnitIds::new(&diff.units),
             attr: diff.attributes.reader(columns, file)?,
             batch: Vec::with_capacity(BATCH),
             batch_keys: Vec::new(),
@@ -512,10 +512,7 @@ impl RowSink for NewSink<'_> {
             return Err(self.repeat_error(found, here));
         }
         let patient = row.required(self.patient)?;
-        let unit = self
-            .units
-            .id_bytes(row.required(self.unit)?)
-            .map_err(|_| RowError::not_utf8(self.unit))?;
+        let unit = self.units.id(row, self.unit)?;
         let attr = self.attr.read(row)?;
         if let Some(col) = self.listed_since
             && let Some(date) = row.optional_date(col)?
