@@ -504,13 +504,9 @@ impl<'a> NewSink<'a> {
     }
 }
 
-impl RowSink for NewSink<'_> {
-    fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
-        let here = row.locator;
-        if let Some(found) = self.repeat.take() {
-            // Found at the end of an earlier chunk: report it now.
-            return Err(self.repeat_error(found, here));
-        }
+impl<'a> NewSink<'a> {
+    /// The patient id, its hash and the packed unit and attribute of `row`.
+    fn parse<'r>(&mut self, row: &Row<'r>) -> Result<(&'r [u8], u64, u64), RowError> {
         let patient = row.required(self.patient)?;
         let unit = self.units.id(row, self.unit)?;
         let attr = self.attr.read(row)?;
@@ -519,7 +515,28 @@ impl RowSink for NewSink<'_> {
         {
             self.latest_listed = self.latest_listed.max(Some(date));
         }
-        let (hash, value) = (key_hash(patient), pack(unit, attr));
+        Ok((patient, key_hash(patient), pack(unit, attr)))
+    }
+}
+
+impl RowSink for NewSink<'_> {
+    fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
+        let here = row.locator;
+        if let Some(found) = self.repeat.take() {
+            // Found at the end of an earlier chunk: report it now.
+            return Err(self.repeat_error(found, here));
+        }
+        let (patient, hash, value) = match self.parse(row) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                // A repeated patient in the rows before this one comes first.
+                self.flush_batch();
+                return Err(match self.repeat.take() {
+                    Some(found) => self.repeat_error(found, here),
+                    None => error,
+                });
+            }
+        };
         if self.diff.config.rejects_repeats() {
             // One thread, rows in file order: a repeat is this row, whose
             // bytes the reject log keeps.

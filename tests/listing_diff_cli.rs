@@ -705,3 +705,54 @@ fn output_does_not_depend_on_threads_or_chunks() {
         assert_eq!(got.ok(), want.ok(), "--by {by}");
     }
 }
+
+#[test]
+fn a_repeat_before_a_bad_row_is_the_error_reported() {
+    let dir = TempDir::new("order");
+    let mut new = read_fixture("new.csv");
+    new.push_str("200002299805,VC Söder,2024-11-01,2000-02-29,F,true\n");
+    new.push_str("199909099999,VC Norr,2024-11-01,1999-13-01,F,true\n");
+    let new = dir.write("new.csv", new);
+    for threads in ["1", "2"] {
+        let out = diff(&[
+            "--threads",
+            threads,
+            "--by",
+            "age-band",
+            "--as-of",
+            "2024-12-31",
+            &fixture("old.csv"),
+            &new,
+        ])
+        .run();
+        out.expect_code(1);
+        assert!(
+            out.stderr.contains("line 17, column \"patient_id\"")
+                && out.stderr.contains("other row: line 11"),
+            "--threads {threads}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn windows_1252_exports_are_read_with_encoding() {
+    let dir = TempDir::new("cp1252");
+    let encode = |name: &str| {
+        let text = read_fixture(name);
+        let text = text.trim_start_matches('\u{feff}');
+        let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(text);
+        assert!(!unmappable);
+        bytes.into_owned()
+    };
+    let old = dir.write("gammal-1252.csv", encode("sv/gammal.csv"));
+    let new = dir.write("ny-1252.csv", encode("sv/ny.csv"));
+    let units = fixture("units.csv");
+    let out = diff(&["-q", "--encoding", "windows-1252", &old, &new]).run();
+    let want = diff(&["-q", &fixture("old.csv"), &fixture("new.csv")]).run();
+    assert_eq!(out.ok(), want.ok());
+    // Without --encoding the Windows-1252 bytes are not UTF-8: a clear error.
+    let out = diff(&["--units", &units, &old, &new]).run();
+    out.expect_code(1);
+    assert!(out.stderr.contains("windows-1252"), "{}", out.stderr);
+}

@@ -408,6 +408,7 @@ fn compare(run: &Run<'_>, label: &str) -> Result<(), String> {
     if got != want.rows {
         return Err(format!("rows differ\n got: {got:?}\nwant: {:?}", want.rows));
     }
+    check_invariants(&got)?;
     let flows = |text: String| -> Vec<(String, String, String, i64)> {
         let table = parse_csv(&text);
         table
@@ -441,6 +442,33 @@ fn compare(run: &Run<'_>, label: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The invariants, on the tool's own rows: per row after = before +
+/// in + new − out − left and net = after − before; per group the units'
+/// moves cancel and the region's net is new − left.
+fn check_invariants(rows: &[(String, String, String, Counts)]) -> Result<(), String> {
+    let mut moves: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for (level, unit, group, [before, after, net, moved_in, moved_out, new, left]) in rows {
+        if *after != before + moved_in + new - moved_out - left || *net != after - before {
+            return Err(format!("{level} {unit} {group}: the counts do not add up"));
+        }
+        if level == "unit" {
+            let entry = moves.entry(group).or_default();
+            entry.0 += moved_in;
+            entry.1 += moved_out;
+        }
+        if level == "all" && *net != new - left {
+            return Err(format!("region {group}: net {net} is not new − left"));
+        }
+    }
+    match moves
+        .iter()
+        .find(|(_, (moved_in, moved_out))| moved_in != moved_out)
+    {
+        Some((group, sums)) => Err(format!("group {group:?}: moves in and out differ {sums:?}")),
+        None => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------------------
