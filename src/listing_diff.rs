@@ -54,12 +54,10 @@ impl Breakdown {
         }
     }
 
-    fn flag(self) -> &'static str {
-        match self {
-            Breakdown::Sex => "sex",
-            Breakdown::AgeBand => "age-band",
-            Breakdown::ActiveChoice => "active-choice",
-        }
+    /// How `--by` names it.
+    fn flag(self) -> String {
+        self.to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string())
     }
 }
 
@@ -140,10 +138,7 @@ impl Attributes {
         if let (Some(by), Some(col)) = (self.by, col)
             && !col.is_present()
         {
-            let aliases = crate::input::columns::ALIASES
-                .iter()
-                .find(|(name, _)| *name == by.column())
-                .map_or(String::new(), |(_, a)| a.join(", "));
+            let aliases = crate::input::columns::aliases_of(by.column()).join(", ");
             return Err(usage(format!(
                 "--by {} needs the column {} in {file} (also accepted: {aliases}); name it with --col {}=HEADER",
                 by.flag(),
@@ -252,16 +247,15 @@ fn unpack(value: u64) -> (u32, u32) {
     ((value >> 32) as u32, value as u32)
 }
 
-/// A patient of NEW that is not in OLD: the row that listed them and its
-/// packed unit and attribute.
-#[derive(Clone, Copy, Debug)]
-struct Newcomer {
+/// The NEW row that claimed a patient, and its packed unit and attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Claim {
     row: Locator,
     value: u64,
 }
 
 /// Two rows of one patient in NEW.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Repeat {
     earlier: Locator,
     later: Locator,
@@ -286,7 +280,8 @@ pub struct Diff<'a> {
     /// With --dedupe, a slot's row and value change together under the
     /// slot's stripe lock.
     stripes: Box<[Mutex<()>]>,
-    newcomers: KeyTable<Newcomer>,
+    /// Patients of NEW absent from OLD.
+    newcomers: KeyTable<Claim>,
     units: SharedNames,
 }
 
@@ -328,13 +323,13 @@ impl<'a> Diff<'a> {
         let _guard = self.stripes[id as usize % STRIPES]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut claim = Newcomer {
+        let mut claim = Claim {
             row: Locator(slot.row.load(Ordering::Relaxed)),
             value: slot.value.load(Ordering::Relaxed),
         };
         let fresh = claim.row.0 == UNCLAIMED;
         if fresh {
-            claim = Newcomer { row, value };
+            claim = Claim { row, value };
         } else {
             settle(self.config.duplicates, &mut claim, row, value)?;
         }
@@ -348,7 +343,7 @@ impl<'a> Diff<'a> {
         let duplicates = self.config.duplicates;
         let (_, outcome) = self.newcomers.upsert(
             patient,
-            || Newcomer { row, value },
+            || Claim { row, value },
             |claim, fresh| {
                 if fresh {
                     Ok(false)
@@ -379,7 +374,7 @@ fn repeat(a: Locator, b: Locator) -> Repeat {
 /// A second row of a claimed patient: which row stays claimed.
 fn settle(
     duplicates: Duplicates,
-    claim: &mut Newcomer,
+    claim: &mut Claim,
     row: Locator,
     value: u64,
 ) -> Result<(), Repeat> {
@@ -393,7 +388,7 @@ fn settle(
         Duplicates::KeepLast => row > claim.row,
     };
     if replace {
-        *claim = Newcomer { row, value };
+        *claim = Claim { row, value };
     }
     Ok(())
 }
@@ -1163,4 +1158,178 @@ pub fn flow_cells(flows: &[FlowRow], grouped: bool) -> Vec<Vec<Cell>> {
             cells
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::UnitInfo;
+    use jiff::civil::date;
+
+    #[test]
+    fn ages_count_whole_years_and_leap_day_birthdays_turn_on_the_first_of_march() {
+        let on = |y, m, d| ymd(date(y, m, d));
+        assert_eq!(age(on(2018, 12, 31), on(2024, 12, 30)), Some(5));
+        assert_eq!(age(on(2018, 12, 31), on(2024, 12, 31)), Some(6));
+        assert_eq!(age(on(2000, 2, 29), on(2025, 2, 28)), Some(24));
+        assert_eq!(age(on(2000, 2, 29), on(2025, 3, 1)), Some(25));
+        assert_eq!(age(on(2024, 2, 29), on(2024, 12, 31)), Some(0));
+        assert_eq!(age(on(2025, 1, 1), on(2024, 12, 31)), None);
+        let bands: Vec<&str> = [0, 5, 6, 17, 18, 64, 65, 79, 80, 104]
+            .map(|years| AGE_BANDS[age_band(years)].1)
+            .to_vec();
+        assert_eq!(
+            bands,
+            [
+                "0-5", "0-5", "6-17", "6-17", "18-64", "18-64", "65-79", "65-79", "80+", "80+"
+            ]
+        );
+    }
+
+    #[test]
+    fn repeats_keep_the_first_or_last_row_or_name_both() {
+        let (early, late) = (Locator::new(0, 3), Locator::new(2, 1));
+        let stored = Claim {
+            row: late,
+            value: 7,
+        };
+        let mut claim = stored;
+        assert_eq!(settle(Duplicates::KeepFirst, &mut claim, early, 9), Ok(()));
+        assert_eq!(
+            claim,
+            Claim {
+                row: early,
+                value: 9
+            }
+        );
+        let mut claim = stored;
+        assert_eq!(settle(Duplicates::KeepLast, &mut claim, early, 9), Ok(()));
+        assert_eq!(claim, stored);
+        let mut claim = stored;
+        assert_eq!(
+            settle(Duplicates::Error, &mut claim, early, 9),
+            Err(Repeat {
+                earlier: early,
+                later: late
+            })
+        );
+        assert_eq!(claim.row, early);
+    }
+
+    /// Units A, B (area Norr) and C (no area): 2 stay at A, 1 moves A → B,
+    /// 1 arrives at C, 1 leaves B.
+    fn tally() -> Tally {
+        let cell = |from, to, patients| FlowCell {
+            from,
+            to,
+            group: 0,
+            patients,
+        };
+        Tally {
+            units: vec!["A".into(), "B".into(), "C".into()],
+            groups: vec![String::new()],
+            grouped: false,
+            cells: vec![
+                cell(Some(0), Some(0), 2),
+                cell(Some(0), Some(1), 1),
+                cell(None, Some(2), 1),
+                cell(Some(1), None, 1),
+            ],
+            age_date: None,
+            born_later: 0,
+            old_patients: 4,
+            new_patients: 4,
+            old_units: 2,
+            new_units: 3,
+            new_repeats: 0,
+        }
+    }
+
+    fn units() -> Units {
+        let mut units = Units::default();
+        for unit in ["A", "B"] {
+            let info = UnitInfo {
+                area: Some("Norr".into()),
+                ..UnitInfo::default()
+            };
+            units.insert(unit, info);
+        }
+        units
+    }
+
+    #[test]
+    fn rows_are_unit_sums_with_area_and_region_subtotals() {
+        let units = units();
+        let rows = rows(&tally(), Some(&units), true);
+        let summary: Vec<(Level, &str, [u64; 6])> = rows
+            .iter()
+            .map(|r| {
+                let c = r.counts;
+                let counts = [
+                    c.before,
+                    c.after,
+                    c.moved_in,
+                    c.moved_out,
+                    c.new_in_region,
+                    c.left_region,
+                ];
+                (r.level, r.unit.as_str(), counts)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (Level::Unit, "A", [3, 2, 0, 1, 0, 0]),
+                (Level::Unit, "B", [1, 1, 1, 0, 0, 1]),
+                (Level::Unit, "C", [0, 1, 0, 0, 1, 0]),
+                (Level::Area, "Norr", [4, 3, 1, 1, 0, 1]),
+                (Level::All, "ALL", [4, 4, 1, 1, 1, 1]),
+            ]
+        );
+        assert_eq!(tally().region().net(), 0);
+    }
+
+    #[test]
+    fn flows_leave_out_stayers_and_pool_areas() {
+        let units = units();
+        let show = |flows: Vec<FlowRow>| -> Vec<String> {
+            flows
+                .iter()
+                .map(|f| format!("{}>{}:{}", f.from, f.to, f.patients))
+                .collect()
+        };
+        assert_eq!(
+            show(flows(&tally(), Some(&units), FlowLevel::Unit)),
+            ["(new)>C:1", "A>B:1", "B>(gone):1"]
+        );
+        assert_eq!(
+            show(flows(&tally(), Some(&units), FlowLevel::Area)),
+            ["(new)>(no area):1", "Norr>(gone):1"]
+        );
+    }
+
+    #[test]
+    fn the_table_puts_units_under_their_area() {
+        let units = units();
+        let rows = rows(&tally(), Some(&units), true);
+        let firsts: Vec<(String, String)> = table_cells(&rows, Some(&units), false)
+            .into_iter()
+            .map(|cells| match (&cells[0], &cells[3]) {
+                (Cell::Text(name), Cell::Text(net)) => (name.clone(), net.clone()),
+                (Cell::Text(name), Cell::Int(net)) => (name.clone(), net.to_string()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected = [
+            ("Norr", "-1"),
+            ("  A", "-1"),
+            ("  B", "0"),
+            ("C", "+1"),
+            ("ALL", "0"),
+        ];
+        assert_eq!(
+            firsts,
+            expected.map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+    }
 }

@@ -299,7 +299,8 @@ pub fn fold(header: &str) -> String {
         .collect()
 }
 
-fn aliases_of(canonical: &str) -> &'static [&'static str] {
+/// The built-in aliases of the column `canonical`.
+pub fn aliases_of(canonical: &str) -> &'static [&'static str] {
     ALIASES
         .iter()
         .find(|(name, _)| *name == canonical)
