@@ -9,14 +9,14 @@
 #   --runs     timed runs of every case at every size (default 5)
 #   --quick    smoke run: --sizes 100000,300000 --runs 3 (numbers mean little)
 #   --cases    only these case names, comma-separated (default: all)
-#   --threads  threads each program may use (default 2): pv-coc --threads and
+#   --threads  threads each program may use (default 2): pvkit's --threads and
 #              RAYON_NUM_THREADS, DuckDB `SET threads`, POLARS_MAX_THREADS
 #   --seed     generator seed (default 42); data sets are generated once into
 #              target/bench-data/<N> and reused (--regen regenerates them)
 #   --report   also write the markdown report to FILE
 #
-# What it does (see BENCHMARKS.md): builds release (pv-coc, pv-coverage, the
-# parse_floor and synth examples), creates the Python virtual environment target/bench-venv with
+# What it does (see BENCHMARKS.md): builds release (pv-coc, pv-coverage,
+# pv-listing-diff, the parse_floor and synth examples), creates the Python virtual environment target/bench-venv with
 # the pinned peers of scripts/bench/requirements.txt if missing, generates each
 # data set once, runs every case once per size and checks that the tables agree
 # (stops with exit 1 if they do not), then runs the cases round-robin --runs
@@ -47,6 +47,7 @@ VENV="$TARGET/bench-venv"
 PY="$VENV/bin/python"
 PVCOC="$TARGET/release/pv-coc"
 PVCOVERAGE="$TARGET/release/pv-coverage"
+PVLISTINGDIFF="$TARGET/release/pv-listing-diff"
 FLOOR="$TARGET/release/examples/parse_floor"
 SYNTH="$TARGET/release/examples/synth"
 
@@ -70,6 +71,8 @@ CASES=(
     "coc parse-floor  case_parse_floor"
     "coverage pv-coverage-care case_pvcoverage_care"
     "coverage duckdb-care      case_coverage_duckdb"
+    "listing pv-listing-diff case_listing_pv"
+    "listing listing-duckdb  case_listing_duckdb"
 )
 
 # Ratios: "SUITE|LABEL|METRIC|NUMERATOR CASE|DENOMINATOR CASE|OP|TARGET".
@@ -93,6 +96,9 @@ RATIOS=(
     "coverage|pv-coverage care peak RSS / DuckDB peak RSS|rss|pv-coverage-care|duckdb-care|<=|0.5"
     "coverage|DuckDB CPU / pv-coverage care CPU|cpu|duckdb-care|pv-coverage-care|-|"
     "coverage|scaling: pv-coverage care wall, largest / smallest size|wall|pv-coverage-care|scaling|<=|1.1"
+    "listing|DuckDB wall / pv-listing-diff wall (pv-listing-diff faster)|wall|listing-duckdb|pv-listing-diff|>=|3"
+    "listing|DuckDB CPU / pv-listing-diff CPU|cpu|listing-duckdb|pv-listing-diff|-|"
+    "listing|pv-listing-diff peak RSS / DuckDB peak RSS|rss|pv-listing-diff|listing-duckdb|-|"
 )
 
 case_pvcoc() {
@@ -118,6 +124,15 @@ case_pvcoverage_care() {
 case_coverage_duckdb() {
     CMD=("$PY" "$BENCH/coverage_duckdb.py" --threads "$THREADS" "$1/visits.csv" "$1/listing.csv")
 }
+# The two listing snapshots a year apart (about a third as many patients as
+# visits: 3.3 M each at 10 M visits).
+case_listing_pv() {
+    CMD=(env "RAYON_NUM_THREADS=$THREADS" "$PVLISTINGDIFF" --threads "$THREADS"
+        "$1/listing_old.csv" "$1/listing.csv" -q -f csv)
+}
+case_listing_duckdb() {
+    CMD=("$PY" "$BENCH/listing_diff_duckdb.py" --threads "$THREADS" "$1/listing_old.csv" "$1/listing.csv")
+}
 
 # pv-coc and every peer that ran (all of them unless --cases) must give the
 # same unit-level COC table.
@@ -140,6 +155,15 @@ verify_coverage() {
         return 0
     fi
     "$PY" "$BENCH/coverage_compare.py" "$1/pv-coverage-care.out" "duckdb-care=$1/duckdb-care.out" >&2
+}
+
+# pv-listing-diff's unit rows and DuckDB's must be equal.
+verify_listing() {
+    if [ ! -f "$1/pv-listing-diff.out" ] || [ ! -f "$1/listing-duckdb.out" ]; then
+        say "listing: agreement not checked at $2 visits (pv-listing-diff or its peer not selected)"
+        return 0
+    fi
+    "$PY" "$BENCH/listing_diff_compare.py" "$1/pv-listing-diff.out" "$1/listing-duckdb.out" >&2
 }
 # ---------------------------------------------------------------------------
 
@@ -189,11 +213,11 @@ fi
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing"
 
 if [ "$BUILD" = 1 ]; then
-    say "building release: pv-coc, pv-coverage, examples parse_floor and synth"
-    (cd "$ROOT" && cargo build --release --quiet --bin pv-coc --bin pv-coverage --example parse_floor --example synth) \
+    say "building release: pv-coc, pv-coverage, pv-listing-diff, examples parse_floor and synth"
+    (cd "$ROOT" && cargo build --release --quiet --bin pv-coc --bin pv-coverage --bin pv-listing-diff --example parse_floor --example synth) \
         || die "cargo build failed"
 fi
-for bin in "$PVCOC" "$PVCOVERAGE" "$FLOOR"; do
+for bin in "$PVCOC" "$PVCOVERAGE" "$PVLISTINGDIFF" "$FLOOR"; do
     [ -x "$bin" ] || die "$bin is missing (run without --skip-build)"
 done
 
@@ -215,7 +239,7 @@ for size in "${SIZE_LIST[@]}"; do
         [ -x "$SYNTH" ] || die "$SYNTH is missing (run without --skip-build)"
         rm -rf "$dir" "$dir.partial"
         "$SYNTH" --out "$dir.partial" --visits "$size" --seed "$SEED" >&2 || die "synth failed"
-        for f in visits.csv listing.csv; do
+        for f in visits.csv listing.csv listing_old.csv; do
             [ -s "$dir.partial/$f" ] || die "synth wrote no $f"
         done
         echo "seed=$SEED visits=$size" >"$dir.partial/.complete"

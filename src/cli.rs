@@ -24,6 +24,7 @@ pub mod access;
 pub mod coc;
 pub mod coverage;
 pub mod far;
+pub mod listing_diff;
 
 /// How inputs are read.
 #[derive(Args, Debug, Clone)]
@@ -413,5 +414,6 @@ pub fn commands() -> Vec<clap::Command> {
         access::command(),
         coverage::command(),
         far::command(),
+        listing_diff::command(),
     ]
 }

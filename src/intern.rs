@@ -118,6 +118,14 @@ impl SharedNames {
             .id(name)
     }
 
+    /// A copy of the vocabulary so far.
+    pub fn to_names(&self) -> Names {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     pub fn into_names(self) -> Names {
         self.inner
             .into_inner()

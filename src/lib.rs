@@ -17,6 +17,7 @@ pub mod input;
 pub mod intern;
 pub mod keyindex;
 pub mod listing;
+pub mod listing_diff;
 pub mod output;
 pub mod period;
 pub mod report;

@@ -2,9 +2,11 @@
 //!
 //! Loaded once, in parallel, into a [`KeyIndex`] so that every tool can
 //! look a visit's patient up cheaply. A patient listed twice in one
-//! snapshot is a data error naming both lines. Most tools keep only the
-//! unit per patient; [`Person`] also keeps the birth date, named doctor and
-//! active choice for the tools that need them.
+//! snapshot is a data error naming both lines, unless the caller asks to
+//! keep the first or the last of such rows. Most tools keep only the unit
+//! per patient; [`Person`] also keeps the birth date, named doctor and
+//! active choice, and [`Listing::load_with`] keeps whatever a caller
+//! derives from the row.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -13,9 +15,10 @@ use std::path::Path;
 use anyhow::Result;
 use jiff::civil::Date;
 
+use crate::input::values;
 use crate::input::{
     self, Col, ColumnSpec, Columns, Locator, ReadOptions, RejectLog, Row, RowError, RowSink,
-    Schema, Source, values,
+    Schema, Source,
 };
 use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames};
 use crate::keyindex::{KeyIndex, PendingKeys};
@@ -33,34 +36,41 @@ pub static LISTING: Schema = Schema {
     ],
 };
 
-/// A loaded snapshot.
-pub struct Listing<P = u32> {
-    /// Patient id → what is kept of the patient: the id of the unit in
-    /// [`Listing::units`], or a [`Person`].
-    pub patients: KeyIndex<P>,
+/// What to do with a patient listed twice in one snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Duplicates {
+    /// A data error naming both lines (with `--skip-invalid`: the later row
+    /// is rejected).
+    Error,
+    /// Keep the row that comes first in the file.
+    KeepFirst,
+    /// Keep the row that comes last in the file.
+    KeepLast,
+}
+
+/// A loaded snapshot: per patient the unit id (in [`Listing::units`]), or
+/// whatever `V` a caller derives from the row with [`Listing::load_with`].
+pub struct Listing<V = u32> {
+    pub patients: KeyIndex<V>,
     pub units: Names,
     /// Data rows read.
     pub rows: u64,
     pub rejected: u64,
+    /// Rows dropped as repeats of a patient ([`Duplicates::KeepFirst`] or
+    /// [`Duplicates::KeepLast`]).
+    pub duplicates: u64,
 }
 
 const DUPLICATE: &str = "the same patient is listed twice in this snapshot";
 
-/// What a listing keeps per patient, read from one row.
+/// What a listing keeps per patient that has a unit: enough to count the
+/// listed per unit.
 pub trait ListedPatient: Copy + Default + Send + Sync {
-    /// `unit` is the row's unit id; `extra` reads the other columns.
-    fn read(row: &Row<'_>, unit: u32, extra: &mut ExtraColumns) -> Result<Self, RowError>;
-
     fn unit(&self) -> u32;
 }
 
 /// The unit only: the fast path every visit lookup uses.
 impl ListedPatient for u32 {
-    #[inline]
-    fn read(_: &Row<'_>, unit: u32, _: &mut ExtraColumns) -> Result<u32, RowError> {
-        Ok(unit)
-    }
-
     fn unit(&self) -> u32 {
         *self
     }
@@ -78,23 +88,44 @@ pub struct Person {
 }
 
 impl ListedPatient for Person {
-    fn read(row: &Row<'_>, unit: u32, extra: &mut ExtraColumns) -> Result<Person, RowError> {
-        Ok(Person {
-            unit,
-            birth_date: row.optional_date(extra.birth_date)?,
-            named_doctor: extra.named_doctor(row)?,
-            active_choice: extra.active_choice(row)?,
-        })
-    }
-
     fn unit(&self) -> u32 {
         self.unit
     }
 }
 
+impl Listing<Person> {
+    /// Loads `sources` through `schema`, keeping each patient's unit and
+    /// the columns of [`Person`] the schema has; a duplicate is an error.
+    pub fn load_people(
+        sources: &[Source],
+        schema: &'static Schema,
+        options: &ReadOptions,
+        rejects: &mut RejectLog,
+    ) -> Result<Listing<Person>> {
+        Listing::load_with(
+            sources,
+            schema,
+            options,
+            rejects,
+            Duplicates::Error,
+            |columns| {
+                let mut extra = ExtraColumns::new(columns);
+                Ok(move |row: &Row<'_>, unit: u32| {
+                    Ok(Person {
+                        unit,
+                        birth_date: row.optional_date(extra.birth_date)?,
+                        named_doctor: extra.named_doctor(row)?,
+                        active_choice: extra.active_choice(row)?,
+                    })
+                })
+            },
+        )
+    }
+}
+
 /// The listing columns beyond patient and unit, and one thread's memo of
 /// their yes/no words.
-pub struct ExtraColumns {
+struct ExtraColumns {
     birth_date: Col,
     named_doctor: Col,
     active_choice: Col,
@@ -167,9 +198,22 @@ impl ExtraColumns {
 }
 
 impl Listing {
-    /// Loads `path`, keeping each patient's unit.
+    /// Loads `path`, keeping each patient's unit; a duplicate is an error.
     pub fn load(path: &Path, options: &ReadOptions, rejects: &mut RejectLog) -> Result<Listing> {
         Listing::load_sources(&[Source::from_path(path)], &LISTING, options, rejects)
+    }
+
+    /// Loads `sources` through `schema`, keeping each patient's unit; a
+    /// duplicate is an error.
+    pub fn load_sources(
+        sources: &[Source],
+        schema: &'static Schema,
+        options: &ReadOptions,
+        rejects: &mut RejectLog,
+    ) -> Result<Listing> {
+        Listing::load_with(sources, schema, options, rejects, Duplicates::Error, |_| {
+            Ok(|_: &Row<'_>, unit: u32| Ok(unit))
+        })
     }
 
     /// The listing of `patient` (raw id bytes): patient id and unit id.
@@ -178,20 +222,28 @@ impl Listing {
     }
 }
 
-impl<P: ListedPatient> Listing<P> {
+impl<V: Copy + Default + Send + Sync> Listing<V> {
     /// Loads `sources` (one snapshot, possibly split over files) through
-    /// `schema` on every reader thread; keys are sorted into the index at
-    /// the end, where a duplicate is an error naming both lines. With
-    /// `--skip-invalid` the files are read on one thread that spots each
-    /// duplicate as it comes, so the later row is rejected verbatim.
-    pub fn load_sources(
+    /// `schema` on every reader thread; keys are sorted into the index
+    /// at the end, where a duplicate is resolved by `duplicates` (an error
+    /// names both lines). With `--skip-invalid` and [`Duplicates::Error`]
+    /// the file is read on one thread that spots each duplicate as it
+    /// comes, so the later row is rejected verbatim. `make_value` gets the
+    /// file's columns (it may refuse them) and returns what turns a row and
+    /// its unit id into the stored value.
+    pub fn load_with<E>(
         sources: &[Source],
         schema: &'static Schema,
         options: &ReadOptions,
         rejects: &mut RejectLog,
-    ) -> Result<Listing<P>> {
-        let skip = options.skip_invalid;
-        let options = if skip {
+        duplicates: Duplicates,
+        mut make_value: impl FnMut(&Columns) -> Result<E>,
+    ) -> Result<Listing<V>>
+    where
+        E: FnMut(&Row<'_>, u32) -> Result<V, RowError> + Send,
+    {
+        let reject_repeats = options.skip_invalid && duplicates == Duplicates::Error;
+        let options = if reject_repeats {
             ReadOptions {
                 threads: 1,
                 ..options.clone()
@@ -199,29 +251,50 @@ impl<P: ListedPatient> Listing<P> {
         } else {
             options.clone()
         };
-        let seen = skip.then(KeyTable::new);
+        let seen = reject_repeats.then(KeyTable::new);
         let units = SharedNames::new();
         let mut result = input::read(sources, schema, &options, rejects, |columns| {
-            Ok(ListingSink::new(columns, &units, seen.as_ref()))
+            Ok(ListingSink {
+                patient: columns.col("patient_id"),
+                unit: columns.col("unit"),
+                units: UnitIds::new(&units),
+                value: make_value(columns)?,
+                pending: PendingKeys::default(),
+                seen: seen.as_ref(),
+            })
         })?;
         let patient_col = result.columns.col("patient_id");
-        let pending: Vec<PendingKeys<(P, Locator)>> = result
+        let pending: Vec<PendingKeys<(V, Locator)>> = result
             .sinks
             .iter_mut()
             .map(|s| std::mem::take(&mut s.pending))
             .collect();
         let mut first_duplicate: Option<(Locator, Locator)> = None;
+        let mut dropped = 0u64;
+        // Equal keys come in file order (reversed to keep the last row);
+        // the first of them is kept.
+        let keep_last = duplicates == Duplicates::KeepLast;
         let patients = KeyIndex::build(
             pending,
-            |a: &(P, Locator), b: &(P, Locator)| a.1.cmp(&b.1),
-            |kept, dropped| {
-                if first_duplicate.is_none_or(|(later, _)| dropped.1 < later) {
-                    first_duplicate = Some((dropped.1, kept.1));
+            |a: &(V, Locator), b: &(V, Locator)| {
+                if keep_last {
+                    b.1.cmp(&a.1)
+                } else {
+                    a.1.cmp(&b.1)
                 }
             },
-            |&(patient, _)| patient,
+            |kept, repeat| {
+                dropped += 1;
+                let later = kept.1.max(repeat.1);
+                if first_duplicate.is_none_or(|(first_later, _)| later < first_later) {
+                    first_duplicate = Some((later, kept.1.min(repeat.1)));
+                }
+            },
+            |&(value, _)| value,
         );
-        if let Some((later, earlier)) = first_duplicate {
+        if duplicates == Duplicates::Error
+            && let Some((later, earlier)) = first_duplicate
+        {
             let error = RowError::new(patient_col.index, DUPLICATE).related_to(earlier);
             return Err(result.row_error(later, &error));
         }
@@ -232,6 +305,7 @@ impl<P: ListedPatient> Listing<P> {
             units: units.into_names(),
             rows,
             rejected,
+            duplicates: dropped,
         })
     }
 
@@ -322,38 +396,57 @@ impl RowSink for ListedSink {
     }
 }
 
-struct ListingSink<'a, P> {
+/// Unit ids of a listing's rows. Exports are sorted by unit, so a row's
+/// unit is nearly always the previous row's: that is checked first.
+pub(crate) struct UnitIds<'a> {
+    names: NameCache<'a>,
+    last: Vec<u8>,
+    last_id: u32,
+}
+
+impl<'a> UnitIds<'a> {
+    pub(crate) fn new(shared: &'a SharedNames) -> UnitIds<'a> {
+        UnitIds {
+            names: NameCache::verbatim(shared),
+            last: Vec::new(),
+            last_id: 0,
+        }
+    }
+
+    /// The id of the required unit in `col` of `row`.
+    pub(crate) fn id(&mut self, row: &Row<'_>, col: Col) -> Result<u32, RowError> {
+        let raw = row.required(col)?;
+        if raw != self.last.as_slice() || self.last.is_empty() {
+            self.last_id = self
+                .names
+                .id_bytes(raw)
+                .map_err(|_| RowError::not_utf8(col))?;
+            self.last.clear();
+            self.last.extend_from_slice(raw);
+        }
+        Ok(self.last_id)
+    }
+}
+
+struct ListingSink<'a, V, E> {
     patient: Col,
     unit: Col,
-    extra: ExtraColumns,
-    units: NameCache<'a>,
-    pending: PendingKeys<(P, Locator)>,
+    units: UnitIds<'a>,
+    value: E,
+    pending: PendingKeys<(V, Locator)>,
     /// With `--skip-invalid`: patients seen so far, to reject repeats.
     seen: Option<&'a KeyTable<Locator>>,
 }
 
-impl<'a, P> ListingSink<'a, P> {
-    fn new(
-        columns: &Columns,
-        units: &'a SharedNames,
-        seen: Option<&'a KeyTable<Locator>>,
-    ) -> ListingSink<'a, P> {
-        ListingSink {
-            patient: columns.col("patient_id"),
-            unit: columns.col("unit"),
-            extra: ExtraColumns::new(columns),
-            units: NameCache::verbatim(units),
-            pending: PendingKeys::default(),
-            seen,
-        }
-    }
-}
-
-impl<P: ListedPatient> RowSink for ListingSink<'_, P> {
+impl<V, E> RowSink for ListingSink<'_, V, E>
+where
+    V: Send,
+    E: FnMut(&Row<'_>, u32) -> Result<V, RowError> + Send,
+{
     fn row(&mut self, row: &Row<'_>) -> Result<(), RowError> {
         let patient = row.required(self.patient)?;
-        let unit = self.units.id(row.required_text(self.unit)?);
-        let listed = P::read(row, unit, &mut self.extra)?;
+        let unit = self.units.id(row, self.unit)?;
+        let value = (self.value)(row, unit)?;
         if let Some(seen) = self.seen {
             let here = row.locator;
             let (_, first) =
@@ -362,7 +455,7 @@ impl<P: ListedPatient> RowSink for ListingSink<'_, P> {
                 return Err(RowError::new(self.patient.index, DUPLICATE).related_to(first));
             }
         }
-        self.pending.push(patient, (listed, row.locator));
+        self.pending.push(patient, (value, row.locator));
         Ok(())
     }
 }

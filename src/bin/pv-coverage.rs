@@ -253,7 +253,7 @@ fn named_doctor(args: NamedDoctorArgs) -> Result<()> {
     } else {
         &listed::NAMED_DOCTOR_LISTING
     };
-    let listing: Listing<Person> = Listing::load_sources(
+    let listing = Listing::load_people(
         &Source::from_args(&args.listing),
         schema,
         &common.read_options,
@@ -323,7 +323,7 @@ fn health_dialogue(args: HealthDialogueArgs) -> Result<()> {
         return Ok(());
     };
     let config = dialogue_config(&args)?;
-    let listing: Listing<Person> = Listing::load_sources(
+    let listing = Listing::load_people(
         &[Source::from_path(given(&args.listing, "--listing")?)],
         &dialogue::DIALOGUE_LISTING,
         &common.read_options,

@@ -326,7 +326,8 @@ fn check_unique(
     Ok(())
 }
 
-fn aliases_of(canonical: &str) -> &'static [&'static str] {
+/// The built-in aliases of the column `canonical`.
+pub fn aliases_of(canonical: &str) -> &'static [&'static str] {
     ALIASES
         .iter()
         .find(|(name, _)| *name == canonical)

@@ -61,6 +61,14 @@ impl RowError {
         RowError::new(col.index, message)
     }
 
+    /// Text that is not UTF-8 (checked where a value is first seen).
+    pub fn not_utf8(col: Col) -> RowError {
+        RowError::new(
+            col.index,
+            "invalid UTF-8; for Windows-1252 exports use --encoding windows-1252",
+        )
+    }
+
     pub fn empty(col: Col) -> RowError {
         RowError::new(col.index, "empty value where one is required")
     }
@@ -136,12 +144,9 @@ impl<'a> Row<'a> {
     pub fn text(&self, col: Col) -> Result<Option<&'a str>, RowError> {
         match self.bytes(col) {
             None => Ok(None),
-            Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| {
-                RowError::new(
-                    col.index,
-                    "invalid UTF-8; for Windows-1252 exports use --encoding windows-1252",
-                )
-            }),
+            Some(bytes) => std::str::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| RowError::not_utf8(col)),
         }
     }
 

@@ -290,6 +290,17 @@ pub fn outcome(raw: &str) -> Option<&'static str> {
     lookup(&fold_value(raw), OUTCOMES)
 }
 
+/// `female`, `male`, or the value lowercased. Swedish registers code
+/// 1 = man, 2 = kvinna.
+pub fn sex(raw: &str) -> Cow<'static, str> {
+    let folded = fold_value(raw);
+    match folded.as_str() {
+        "k" | "kvinna" | "f" | "female" | "woman" | "w" | "2" => Cow::Borrowed("female"),
+        "m" | "man" | "male" | "1" => Cow::Borrowed("male"),
+        _ => Cow::Owned(folded),
+    }
+}
+
 /// Yes/no values: `true/false`, `ja/nej`, `yes/no`, `1/0`, `j/n`, `x`/empty.
 /// Returns `None` for anything else.
 pub fn flag(raw: &str) -> Option<bool> {
@@ -355,6 +366,10 @@ mod tests {
         assert_eq!(flag("Ja"), Some(true));
         assert_eq!(flag(""), Some(false));
         assert_eq!(flag("kanske"), None);
+        assert_eq!(sex("K"), "female");
+        assert_eq!(sex(" Man "), "male");
+        assert_eq!(sex("2"), "female");
+        assert_eq!(sex("Okänt"), "okänt");
     }
 
     #[test]

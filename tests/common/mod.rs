@@ -14,6 +14,7 @@ pub const PV_COC: &str = env!("CARGO_BIN_EXE_pv-coc");
 pub const PV_ACCESS: &str = env!("CARGO_BIN_EXE_pv-access");
 pub const PV_COVERAGE: &str = env!("CARGO_BIN_EXE_pv-coverage");
 pub const PV_FAR: &str = env!("CARGO_BIN_EXE_pv-far");
+pub const PV_LISTING_DIFF: &str = env!("CARGO_BIN_EXE_pv-listing-diff");
 
 /// A fake personnummer put into bad rows; it must never reach stderr.
 pub const SECRET_ID: &str = "19121212-1212";
@@ -69,6 +70,10 @@ pub fn pv_coverage<S: AsRef<str>>(args: &[S]) -> Cmd {
 
 pub fn pv_far<S: AsRef<str>>(args: &[S]) -> Cmd {
     Cmd::of(PV_FAR, args)
+}
+
+pub fn pv_listing_diff<S: AsRef<str>>(args: &[S]) -> Cmd {
+    Cmd::of(PV_LISTING_DIFF, args)
 }
 
 impl Cmd {
