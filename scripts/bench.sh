@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh: pvkit against the tools a region statistician already has.
 #
-# Usage: scripts/bench.sh [--sizes N,N,...] [--runs R] [--quick] [--cases LIST]
+# Usage: scripts/bench.sh [--sizes N,N,...] [--runs R] [--quick] [--cases LIST] [--big]
 #                         [--threads T] [--seed S] [--regen] [--skip-build]
 #                         [--report FILE]
 #
@@ -14,6 +14,9 @@
 #   --seed     generator seed (default 42); data sets are generated once into
 #              target/bench-data/<N> and reused (--regen regenerates them)
 #   --report   also write the markdown report to FILE
+#   --big      instead of the comparison: stream 50 M generated visit rows
+#              through pv-coc on stdin and check that its peak memory stays
+#              within its distinct keys (tests/big_input.rs; ~5 GB of disk)
 #
 # What it does (see BENCHMARKS.md): builds release (pv-coc, pv-coverage,
 # pv-listing-diff, the parse_floor and synth examples), creates the Python virtual environment target/bench-venv with
@@ -59,6 +62,7 @@ ONLY=""
 REGEN=0
 BUILD=1
 REPORT_FILE=""
+BIG=0
 
 # ---------------------------------------------------------------------------
 # The cases: "SUITE NAME FUNCTION". Every case of a suite reads the same data
@@ -181,12 +185,16 @@ while [ $# -gt 0 ]; do
         --threads) THREADS="$2"; shift 2 ;;
         --seed) SEED="$2"; shift 2 ;;
         --regen) REGEN=1; shift ;;
+        --big) BIG=1; shift ;;
         --skip-build) BUILD=0; shift ;;
         --report) REPORT_FILE="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
+if [ "$BIG" = 1 ]; then
+    cd "$ROOT" && exec cargo test --release --test big_input -- --ignored --nocapture
+fi
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive number"
 [[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || die "--threads needs a positive number"
 [[ "$SEED" =~ ^[0-9]+$ ]] || die "--seed needs a number"
