@@ -432,7 +432,7 @@ fn blank() -> impl Strategy<Value = Gen> {
 /// listed since a day later than any other row.
 fn at_other_unit(fields: &[String], pick: usize) -> Vec<String> {
     let mut fields = fields.to_vec();
-    fields[1] = if pick % 2 == 0 {
+    fields[1] = if pick.is_multiple_of(2) {
         GHOST.to_string()
     } else {
         unit(pick).to_string()
@@ -786,7 +786,11 @@ fn phone_case() -> impl Strategy<Value = Case> {
                             &[
                                 u,
                                 &received,
-                                if n % 2 == 0 { "closed" } else { "Stängt" },
+                                if n.is_multiple_of(2) {
+                                    "closed"
+                                } else {
+                                    "Stängt"
+                                },
                                 "",
                             ],
                         ),
@@ -869,7 +873,7 @@ fn assessment_case() -> impl Strategy<Value = Case> {
                                 &contact,
                                 &assessed,
                                 profession,
-                                if n % 2 == 0 { "ja" } else { "true" },
+                                if n.is_multiple_of(2) { "ja" } else { "true" },
                             ],
                         ),
                         8 => excluded(
@@ -880,7 +884,7 @@ fn assessment_case() -> impl Strategy<Value = Case> {
                             "outside the period",
                             &[
                                 u,
-                                &day(2024, if n % 2 == 0 { 3 } else { 7 }, d),
+                                &day(2024, if n.is_multiple_of(2) { 3 } else { 7 }, d),
                                 "",
                                 profession,
                                 no,
@@ -936,7 +940,11 @@ fn coverage_visits(units: Vec<usize>, reach: bool) -> impl Strategy<Value = Vec<
             .map(|(kind, n, date, outside, bad)| {
                 let p = patient(n % LISTED);
                 let home = unit_of(&units, n % LISTED);
-                let elsewhere = if n % 3 == 0 { "Sjukhuset" } else { unit(n / 3) };
+                let elsewhere = if n.is_multiple_of(3) {
+                    "Sjukhuset"
+                } else {
+                    unit(n / 3)
+                };
                 let (profession, contact) = (PROFESSIONS[n % 4], CONTACTS[n % 2]);
                 let at_home =
                     |fate| Gen::Line(Line::new(fate, &[&p, &date, home, profession, contact]));
@@ -1188,8 +1196,16 @@ fn far_activities(distinct: bool) -> impl Strategy<Value = Vec<Line>> {
             .into_iter()
             .map(|(kind, n, date, outside, bad)| {
                 let p = patient(n % 20);
-                let u = if n % 7 == 0 { "VC Olistad" } else { unit(n) };
-                let code = if n % 2 == 0 { "DV200" } else { "dv200" };
+                let u = if n.is_multiple_of(7) {
+                    "VC Olistad"
+                } else {
+                    unit(n)
+                };
+                let code = if n.is_multiple_of(2) {
+                    "DV200"
+                } else {
+                    "dv200"
+                };
                 match kind {
                     0..=5 => used(&[&p, &date, u, code]),
                     6 => excluded("another code than DV200", &[&p, &date, u, "DV113"]),
