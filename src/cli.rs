@@ -353,6 +353,16 @@ impl RowAccount {
         self
     }
 
+    /// Rows excluded for each (rows, reason).
+    pub fn excluded_each<R: fmt::Display>(
+        self,
+        reasons: impl IntoIterator<Item = (u64, R)>,
+    ) -> RowAccount {
+        reasons.into_iter().fold(self, |account, (rows, reason)| {
+            account.excluded(rows, reason)
+        })
+    }
+
     fn excluded_rows(&self) -> u64 {
         self.excluded.iter().map(|(rows, _)| rows).sum()
     }
@@ -542,4 +552,41 @@ pub fn commands() -> Vec<clap::Command> {
         far::command(),
         listing_diff::command(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_states_its_sum_and_reasons() {
+        let account = RowAccount::new("calls", 10, 2)
+            .used(5)
+            .excluded(2, "outside the period")
+            .excluded(0, "never shown")
+            .excluded_each([(1, "closed (not counted)")]);
+        assert_eq!(
+            account.parts(),
+            [
+                "calls: read 10 rows = 5 used + 3 excluded by rule + 2 skipped as invalid",
+                "calls excluded by rule: 2 outside the period, 1 closed (not counted)",
+            ]
+        );
+        let nothing_excluded = RowAccount::new("visits", 3, 0).used(3);
+        assert_eq!(
+            nothing_excluded.parts(),
+            ["visits: read 3 rows = 3 used + 0 excluded by rule + 0 skipped as invalid"]
+        );
+    }
+
+    #[test]
+    fn an_account_that_does_not_add_up_says_so() {
+        let parts = RowAccount::new("visits", 10, 1).used(8).parts();
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert!(
+            parts[1]
+                .starts_with("warning: the visits rows do not add up (9 accounted for, 10 read)"),
+            "{parts:?}"
+        );
+    }
 }

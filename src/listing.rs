@@ -513,6 +513,37 @@ mod tests {
     }
 
     #[test]
+    fn units_only_skipped_rows_name_are_not_units_of_the_listing() {
+        let text = "patient_id,unit,birth_date\nP1,A,1950-01-01\nP2,Ghost,1950-13-01\n\
+                    P1,Ghost,1950-01-01\nP3,B,\n";
+        let hash = crate::keyindex::key_hash(text.as_bytes());
+        let path = std::env::temp_dir().join(format!("pvkit-listing-{hash:x}.csv"));
+        std::fs::write(&path, text).unwrap();
+        let options = ReadOptions {
+            skip_invalid: true,
+            ..ReadOptions::default()
+        };
+        let mut rejects = RejectLog::default();
+        let listing = Listing::load_people(
+            &[Source::from_path(&path)],
+            &LISTING,
+            &options,
+            &mut rejects,
+        )
+        .unwrap();
+        assert_eq!((listing.rows, listing.rejected), (4, 2));
+        assert_eq!(rejects.len(), 2);
+        let units: Vec<&str> = (0..listing.units.len() as u32)
+            .map(|u| listing.unit_name(u))
+            .collect();
+        assert_eq!(units, ["A", "B"]);
+        for (patient, unit) in [("P1", "A"), ("P3", "B")] {
+            let (_, person) = listing.patients.get(patient.as_bytes()).unwrap();
+            assert_eq!(listing.unit_name(person.unit), unit);
+        }
+    }
+
+    #[test]
     fn listed_counts_accept_swedish_numbers_and_refuse_repeats() {
         let counts = load_counts("enhet;listade\nVC1;1 234\nVC2;0\n").unwrap();
         assert_eq!(counts.get("VC1"), Some(1234));

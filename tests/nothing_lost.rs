@@ -549,8 +549,8 @@ fn listing_input(
     }
 }
 
-/// Gives each listed patient's unit; a `used` line of the patients beyond
-/// `units.len()` (generated ones `P100 …`) has its own.
+/// The unit generated patient `P{p}` is listed at (`units` as
+/// [`listing`] returns them).
 fn unit_of(units: &[usize], p: usize) -> &'static str {
     unit(units[p % units.len()])
 }

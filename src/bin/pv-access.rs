@@ -189,16 +189,16 @@ fn summarize_phone(
     }
     let in_window = &found.in_window;
     let (counted, reached) = in_window.counted(&config.counted);
-    let calls = Outcome::ALL
+    let not_counted = Outcome::ALL
         .iter()
         .filter(|o| !config.counted.contains(o))
-        .fold(
-            calls
-                .used(counted)
-                .excluded(found.outside, "outside the period"),
-            |calls, o| calls.excluded(in_window.of(*o), format!("{} (not counted)", o.as_str())),
-        );
-    summary.rows(&calls);
+        .map(|o| (in_window.of(*o), format!("{} (not counted)", o.as_str())));
+    summary.rows(
+        &calls
+            .used(counted)
+            .excluded(found.outside, "outside the period")
+            .excluded_each(not_counted),
+    );
     let by_outcome: Vec<String> = config
         .counted
         .iter()

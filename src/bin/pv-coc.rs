@@ -145,11 +145,11 @@ fn summarize(summary: &mut Summary, visits: RowAccount, outcome: &Outcome, confi
         Some(window) => summary.push(format!("period {}", window.label())),
         None => summary.push("no visits, so no period"),
     }
-    let visits = outcome.excluded.iter().fold(
-        visits.used(outcome.counted_visits),
-        |account, (reason, n)| account.excluded(*n, reason.describe()),
+    summary.rows(
+        &visits
+            .used(outcome.counted_visits)
+            .excluded_each(outcome.excluded.iter().map(|(r, n)| (*n, r.describe()))),
     );
-    summary.rows(&visits);
     if outcome.repeated_visit_ids > 0 {
         summary.push(format!(
             "{} rows repeated an earlier visit_id",

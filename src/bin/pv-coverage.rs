@@ -206,12 +206,7 @@ fn visit_summary(
         None => summary.push("no visits, so no period"),
     }
     let counted = &outcome.counted;
-    let visits = outcome
-        .excluded
-        .iter()
-        .fold(visits, |account, (reason, n)| {
-            account.excluded(*n, reason.describe())
-        });
+    let visits = visits.excluded_each(outcome.excluded.iter().map(|(r, n)| (*n, r.describe())));
     // visited_share uses only the visits at the patient's own unit.
     let visits = match config.ratio {
         visits::Ratio::Coverage => visits.used(counted.visits),
@@ -383,13 +378,11 @@ fn dialogue_summary(
         outcome.offered,
         outcome.completed
     ));
-    let activities = outcome
-        .excluded
-        .iter()
-        .fold(activities.used(outcome.counted), |account, (reason, n)| {
-            account.excluded(*n, reason.describe())
-        });
-    summary.rows(&activities);
+    summary.rows(
+        &activities
+            .used(outcome.counted)
+            .excluded_each(outcome.excluded.iter().map(|(r, n)| (*n, r.describe()))),
+    );
     if outcome.no_birth_date > 0 {
         summary.push(format!(
             "listed patients without a birth date (in no cohort): {}",
