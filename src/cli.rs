@@ -199,21 +199,23 @@ pub struct ListedArgs {
 }
 
 impl ListedArgs {
-    /// Listed patients per unit from whichever file was given.
+    /// Listed patients per unit from whichever file was given; a
+    /// snapshot's rows go into the summary.
     pub fn load(
         &self,
         options: &ReadOptions,
         rejects: &mut RejectLog,
+        summary: &mut Summary,
     ) -> Result<Option<ListedCounts>> {
         if let Some(path) = &self.listed {
             return ListedCounts::load(path, options, rejects).map(Some);
         }
-        self.listing
-            .as_deref()
-            .map(|path| {
-                Listing::load(path, options, rejects).map(|l| ListedCounts::from_listing(&l))
-            })
-            .transpose()
+        let Some(path) = self.listing.as_deref() else {
+            return Ok(None);
+        };
+        let listing = Listing::load(path, options, rejects)?;
+        summary.rows(&RowAccount::of_listing("listing", &listing, "the first"));
+        Ok(Some(ListedCounts::from_listing(&listing)))
     }
 
     pub fn is_given(&self) -> bool {
@@ -297,23 +299,157 @@ pub fn usage(message: impl fmt::Display) -> anyhow::Error {
     anyhow::Error::new(UsageError(message.to_string()))
 }
 
-/// Writes skipped rows to `--rejects` and returns the count line for the summary.
-pub fn finish_rejects(args: &InputArgs, rejects: &RejectLog) -> Result<Option<String>> {
-    if let Some(path) = &args.rejects {
-        rejects.write_to(path)?;
+/// How the rows of one input were accounted for: every row read was used,
+/// excluded by a rule (with the reason) or skipped as invalid. Every tool
+/// words it alike on stderr, so that the four numbers can be checked:
+/// `visits: read 25 rows = 20 used + 3 excluded by rule + 2 skipped as
+/// invalid; visits excluded by rule: 2 contact type not counted, 1 outside
+/// the period`.
+#[derive(Clone, Debug)]
+pub struct RowAccount {
+    input: String,
+    read: u64,
+    used: u64,
+    excluded: Vec<(u64, String)>,
+    invalid: u64,
+}
+
+impl RowAccount {
+    /// `read` rows of `input` (as the summary names it), `invalid` of them
+    /// skipped with `--skip-invalid`.
+    pub fn new(input: impl Into<String>, read: u64, invalid: u64) -> RowAccount {
+        RowAccount {
+            input: input.into(),
+            read,
+            used: 0,
+            excluded: Vec::new(),
+            invalid,
+        }
     }
-    if rejects.is_empty() {
-        return Ok(None);
+
+    /// A listing snapshot's rows: its patients are used; repeated patient
+    /// rows that a keep-first or keep-last policy dropped are excluded.
+    pub fn of_listing<V>(input: impl Into<String>, listing: &Listing<V>, kept: &str) -> RowAccount {
+        RowAccount::new(input, listing.rows, listing.rejected)
+            .used(listing.patients.len() as u64)
+            .repeats_dropped(listing.duplicates, kept)
     }
-    let whereto = args
-        .rejects
-        .as_ref()
-        .map(|p| format!(", written to {}", p.display()))
-        .unwrap_or_default();
-    Ok(Some(format!(
-        "skipped {} invalid rows{whereto}",
-        rejects.len()
-    )))
+
+    /// `rows` dropped as repeats of a patient, `kept` naming the row kept.
+    pub fn repeats_dropped(self, rows: u64, kept: &str) -> RowAccount {
+        self.excluded(rows, format!("repeated patient rows dropped (kept {kept})"))
+    }
+
+    pub fn used(mut self, rows: u64) -> RowAccount {
+        self.used += rows;
+        self
+    }
+
+    /// `rows` excluded for `reason` (nothing when there are none).
+    pub fn excluded(mut self, rows: u64, reason: impl fmt::Display) -> RowAccount {
+        if rows > 0 {
+            self.excluded.push((rows, reason.to_string()));
+        }
+        self
+    }
+
+    /// Rows excluded for each (rows, reason).
+    pub fn excluded_each<R: fmt::Display>(
+        self,
+        reasons: impl IntoIterator<Item = (u64, R)>,
+    ) -> RowAccount {
+        reasons.into_iter().fold(self, |account, (rows, reason)| {
+            account.excluded(rows, reason)
+        })
+    }
+
+    fn excluded_rows(&self) -> u64 {
+        self.excluded.iter().map(|(rows, _)| rows).sum()
+    }
+
+    /// The summary parts: the sum, the reasons, and a warning should the
+    /// numbers not add up (which would be a bug).
+    fn parts(&self) -> Vec<String> {
+        let excluded = self.excluded_rows();
+        let mut parts = vec![format!(
+            "{}: read {} rows = {} used + {excluded} excluded by rule + {} skipped as invalid",
+            self.input, self.read, self.used, self.invalid
+        )];
+        if !self.excluded.is_empty() {
+            let reasons: Vec<String> = self
+                .excluded
+                .iter()
+                .map(|(rows, reason)| format!("{rows} {reason}"))
+                .collect();
+            parts.push(format!(
+                "{} excluded by rule: {}",
+                self.input,
+                reasons.join(", ")
+            ));
+        }
+        let accounted = self.used + excluded + self.invalid;
+        if accounted != self.read {
+            parts.push(format!(
+                "warning: the {} rows do not add up ({accounted} accounted for, {} read); \
+                 please report this as a bug",
+                self.input, self.read
+            ));
+        }
+        parts
+    }
+}
+
+/// A run's stderr summary: parts joined by `; ` on one line, ending with
+/// the rows skipped as invalid (and where they were written).
+pub struct Summary {
+    tool: Tool,
+    parts: Vec<String>,
+}
+
+impl Summary {
+    pub fn new(tool: Tool) -> Summary {
+        Summary {
+            tool,
+            parts: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, part: impl Into<String>) {
+        self.parts.push(part.into());
+    }
+
+    /// One input's rows: read = used + excluded by rule + skipped as invalid.
+    pub fn rows(&mut self, account: &RowAccount) {
+        self.parts.extend(account.parts());
+    }
+
+    /// A listing snapshot: its patients and units, and its rows.
+    pub fn listing<V>(&mut self, listing: &Listing<V>) {
+        self.push(format!(
+            "listing: {} patients at {} units",
+            listing.patients.len(),
+            listing.units.len()
+        ));
+        self.rows(&RowAccount::of_listing("listing", listing, "the first"));
+    }
+
+    /// Writes the skipped rows to `--rejects` (also when quiet), then the
+    /// summary unless quiet.
+    pub fn finish(mut self, input: &InputArgs, rejects: &RejectLog, quiet: bool) -> Result<()> {
+        if let Some(path) = &input.rejects {
+            rejects.write_to(path)?;
+        }
+        if !rejects.is_empty() {
+            let whereto = input
+                .rejects
+                .as_ref()
+                .map(|p| format!(", written to {}", p.display()))
+                .unwrap_or_default();
+            self.push(format!("skipped {} invalid rows{whereto}", rejects.len()));
+        }
+        note(self.tool, quiet, &self.parts.join("; "));
+        Ok(())
+    }
 }
 
 /// A note on stderr, unless quiet.
@@ -416,4 +552,41 @@ pub fn commands() -> Vec<clap::Command> {
         far::command(),
         listing_diff::command(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_states_its_sum_and_reasons() {
+        let account = RowAccount::new("calls", 10, 2)
+            .used(5)
+            .excluded(2, "outside the period")
+            .excluded(0, "never shown")
+            .excluded_each([(1, "closed (not counted)")]);
+        assert_eq!(
+            account.parts(),
+            [
+                "calls: read 10 rows = 5 used + 3 excluded by rule + 2 skipped as invalid",
+                "calls excluded by rule: 2 outside the period, 1 closed (not counted)",
+            ]
+        );
+        let nothing_excluded = RowAccount::new("visits", 3, 0).used(3);
+        assert_eq!(
+            nothing_excluded.parts(),
+            ["visits: read 3 rows = 3 used + 0 excluded by rule + 0 skipped as invalid"]
+        );
+    }
+
+    #[test]
+    fn an_account_that_does_not_add_up_says_so() {
+        let parts = RowAccount::new("visits", 10, 1).used(8).parts();
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert!(
+            parts[1]
+                .starts_with("warning: the visits rows do not add up (9 accounted for, 10 read)"),
+            "{parts:?}"
+        );
+    }
 }

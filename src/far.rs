@@ -219,6 +219,8 @@ pub struct Folded {
     earliest: Option<Date>,
     latest: Option<Date>,
     without_code: u64,
+    /// Rows with a code the rate does not count.
+    other_code: u64,
 }
 
 impl<'a> ActivitySink<'a> {
@@ -301,6 +303,7 @@ impl RowSink for ActivitySink<'_> {
             .selected
             .get_or_insert_with(code, || rate.matches(code))
         {
+            self.folded.other_code += 1;
             return Ok(());
         }
         *self.folded.registrations.entry((unit, date)).or_default() += 1;
@@ -323,6 +326,8 @@ pub struct Outcome {
     /// Of those, in the period.
     pub in_period: u64,
     pub without_code: u64,
+    /// Rows with a code the rate does not count.
+    pub other_code: u64,
     /// With distinct patients: patients counted, summed over units and parts.
     pub patients: Option<u64>,
     /// Units with registrations in the period that have no listed count,
@@ -345,6 +350,7 @@ impl Folded {
             all.earliest = [all.earliest, fold.earliest].into_iter().flatten().min();
             all.latest = all.latest.max(fold.latest);
             all.without_code += fold.without_code;
+            all.other_code += fold.other_code;
         }
         all
     }
@@ -364,6 +370,7 @@ pub fn finish(folded: Vec<Folded>, shared: Shared<'_>, listed: &ListedCounts) ->
     let mut outcome = Outcome {
         registrations: all.registrations.values().sum(),
         without_code: all.without_code,
+        other_code: all.other_code,
         ..Outcome::default()
     };
     let Some(window) = config.period.window(all.earliest, all.latest)? else {

@@ -253,6 +253,14 @@ impl<W> KeyIndex<W> {
             .filter(|(_, slot)| slot.hash != 0)
             .map(|(id, slot)| (id as u32, slot.key.bytes(&self.arena), &slot.value))
     }
+
+    /// Every value, to change in place (ids and keys stay).
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut W> {
+        self.slots
+            .iter_mut()
+            .filter(|slot| slot.hash != 0)
+            .map(|slot| &mut slot.value)
+    }
 }
 
 #[cfg(test)]

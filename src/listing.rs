@@ -67,12 +67,18 @@ const DUPLICATE: &str = "the same patient is listed twice in this snapshot";
 /// listed per unit.
 pub trait ListedPatient: Copy + Default + Send + Sync {
     fn unit(&self) -> u32;
+
+    fn set_unit(&mut self, unit: u32);
 }
 
 /// The unit only: the fast path every visit lookup uses.
 impl ListedPatient for u32 {
     fn unit(&self) -> u32 {
         *self
+    }
+
+    fn set_unit(&mut self, unit: u32) {
+        *self = unit;
     }
 }
 
@@ -90,6 +96,10 @@ pub struct Person {
 impl ListedPatient for Person {
     fn unit(&self) -> u32 {
         self.unit
+    }
+
+    fn set_unit(&mut self, unit: u32) {
+        self.unit = unit;
     }
 }
 
@@ -222,7 +232,7 @@ impl Listing {
     }
 }
 
-impl<V: Copy + Default + Send + Sync> Listing<V> {
+impl<V: ListedPatient> Listing<V> {
     /// Loads `sources` (one snapshot, possibly split over files) through
     /// `schema` on every reader thread; keys are sorted into the index
     /// at the end, where a duplicate is resolved by `duplicates` (an error
@@ -274,7 +284,7 @@ impl<V: Copy + Default + Send + Sync> Listing<V> {
         // Equal keys come in file order (reversed to keep the last row);
         // the first of them is kept.
         let keep_last = duplicates == Duplicates::KeepLast;
-        let patients = KeyIndex::build(
+        let mut patients = KeyIndex::build(
             pending,
             |a: &(V, Locator), b: &(V, Locator)| {
                 if keep_last {
@@ -300,9 +310,13 @@ impl<V: Copy + Default + Send + Sync> Listing<V> {
         }
         let (rows, rejected) = (result.rows, result.rejected);
         drop(result);
+        let mut units = units.into_names();
+        if rejected > 0 || dropped > 0 {
+            units = keep_used_units(&mut patients, units);
+        }
         Ok(Listing {
             patients,
-            units: units.into_names(),
+            units,
             rows,
             rejected,
             duplicates: dropped,
@@ -312,6 +326,33 @@ impl<V: Copy + Default + Send + Sync> Listing<V> {
     pub fn unit_name(&self, unit: u32) -> &str {
         self.units.name(unit)
     }
+}
+
+/// The units some kept patient is listed at, renumbered in their order:
+/// a unit that only rejected or dropped rows named (interned before the
+/// row failed) must not appear in any output.
+fn keep_used_units<V: ListedPatient>(patients: &mut KeyIndex<V>, units: Names) -> Names {
+    let mut used = vec![false; units.len()];
+    for (_, _, patient) in patients.iter() {
+        used[patient.unit() as usize] = true;
+    }
+    if used.iter().all(|&u| u) {
+        return units;
+    }
+    let mut kept = Names::default();
+    let renumbered: Vec<u32> = (0..units.len() as u32)
+        .map(|id| {
+            if used[id as usize] {
+                kept.id(units.name(id))
+            } else {
+                u32::MAX
+            }
+        })
+        .collect();
+    for patient in patients.values_mut() {
+        patient.set_unit(renumbered[patient.unit() as usize]);
+    }
+    kept
 }
 
 pub static LISTED: Schema = Schema {
@@ -469,6 +510,37 @@ mod tests {
         let path = std::env::temp_dir().join(format!("pvkit-listed-{hash:x}.csv"));
         std::fs::write(&path, text).unwrap();
         ListedCounts::load(&path, &ReadOptions::default(), &mut RejectLog::default())
+    }
+
+    #[test]
+    fn units_only_skipped_rows_name_are_not_units_of_the_listing() {
+        let text = "patient_id,unit,birth_date\nP1,A,1950-01-01\nP2,Ghost,1950-13-01\n\
+                    P1,Ghost,1950-01-01\nP3,B,\n";
+        let hash = crate::keyindex::key_hash(text.as_bytes());
+        let path = std::env::temp_dir().join(format!("pvkit-listing-{hash:x}.csv"));
+        std::fs::write(&path, text).unwrap();
+        let options = ReadOptions {
+            skip_invalid: true,
+            ..ReadOptions::default()
+        };
+        let mut rejects = RejectLog::default();
+        let listing = Listing::load_people(
+            &[Source::from_path(&path)],
+            &LISTING,
+            &options,
+            &mut rejects,
+        )
+        .unwrap();
+        assert_eq!((listing.rows, listing.rejected), (4, 2));
+        assert_eq!(rejects.len(), 2);
+        let units: Vec<&str> = (0..listing.units.len() as u32)
+            .map(|u| listing.unit_name(u))
+            .collect();
+        assert_eq!(units, ["A", "B"]);
+        for (patient, unit) in [("P1", "A"), ("P3", "B")] {
+            let (_, person) = listing.patients.get(patient.as_bytes()).unwrap();
+            assert_eq!(listing.unit_name(person.unit), unit);
+        }
     }
 
     #[test]

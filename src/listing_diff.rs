@@ -29,7 +29,7 @@ use crate::cli::usage;
 use crate::input::{Col, Columns, Locator, Row, RowError, RowSink, values};
 use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames, prefetch};
 use crate::keyindex::key_hash;
-use crate::listing::{Duplicates, Listing, UnitIds};
+use crate::listing::{Duplicates, ListedPatient, Listing, UnitIds};
 use crate::output::{ALL_UNITS, Cell, Level};
 use crate::units::Units;
 
@@ -114,6 +114,16 @@ const MISSING: u32 = u32::MAX;
 pub struct Listed {
     pub unit: u32,
     attr: u32,
+}
+
+impl ListedPatient for Listed {
+    fn unit(&self) -> u32 {
+        self.unit
+    }
+
+    fn set_unit(&mut self, unit: u32) {
+        self.unit = unit;
+    }
 }
 
 /// The breakdown attribute of rows of both snapshots, and the labels
@@ -499,18 +509,30 @@ impl<'a> NewSink<'a> {
     }
 }
 
+/// What a NEW row says: its patient id, the id's hash, the packed unit and
+/// attribute, and the listed_since date when ages need it.
+struct NewRow<'r> {
+    patient: &'r [u8],
+    hash: u64,
+    value: u64,
+    listed_since: Option<Date>,
+}
+
 impl<'a> NewSink<'a> {
-    /// The patient id, its hash and the packed unit and attribute of `row`.
-    fn parse<'r>(&mut self, row: &Row<'r>) -> Result<(&'r [u8], u64, u64), RowError> {
+    fn parse<'r>(&mut self, row: &Row<'r>) -> Result<NewRow<'r>, RowError> {
         let patient = row.required(self.patient)?;
         let unit = self.units.id(row, self.unit)?;
         let attr = self.attr.read(row)?;
-        if let Some(col) = self.listed_since
-            && let Some(date) = row.optional_date(col)?
-        {
-            self.latest_listed = self.latest_listed.max(Some(date));
-        }
-        Ok((patient, key_hash(patient), pack(unit, attr)))
+        let listed_since = match self.listed_since {
+            Some(col) => row.optional_date(col)?,
+            None => None,
+        };
+        Ok(NewRow {
+            patient,
+            hash: key_hash(patient),
+            value: pack(unit, attr),
+            listed_since,
+        })
     }
 }
 
@@ -521,7 +543,7 @@ impl RowSink for NewSink<'_> {
             // Found at the end of an earlier chunk: report it now.
             return Err(self.repeat_error(found, here));
         }
-        let (patient, hash, value) = match self.parse(row) {
+        let parsed = match self.parse(row) {
             Ok(parsed) => parsed,
             Err(error) => {
                 // A repeated patient in the rows before this one comes first.
@@ -532,17 +554,26 @@ impl RowSink for NewSink<'_> {
                 });
             }
         };
+        let NewRow {
+            patient,
+            hash,
+            value,
+            listed_since,
+        } = parsed;
         if self.diff.config.rejects_repeats() {
             // One thread, rows in file order: a repeat is this row, whose
-            // bytes the reject log keeps.
-            return match self.diff.claim(hash, patient, here, value) {
-                Err(found) => Err(self.repeat_error(found, here)),
-                Ok(dropped) => {
-                    self.repeats += u64::from(dropped);
-                    Ok(())
-                }
-            };
+            // bytes the reject log keeps (and whose date must not count).
+            let dropped = self
+                .diff
+                .claim(hash, patient, here, value)
+                .map_err(|found| self.repeat_error(found, here))?;
+            self.repeats += u64::from(dropped);
+            self.latest_listed = self.latest_listed.max(listed_since);
+            return Ok(());
         }
+        // Without --skip-invalid a repeat stops the run; with --dedupe a
+        // dropped repeat is still a row of the snapshot.
+        self.latest_listed = self.latest_listed.max(listed_since);
         let start = self.batch_keys.len() as u32;
         self.batch_keys.extend_from_slice(patient);
         self.batch.push(Waiting {

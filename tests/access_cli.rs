@@ -117,8 +117,9 @@ fn phone_matches_the_hand_computed_example() {
     assert_eq!(lines(run.ok()), expected_lines("expected_phone.csv"));
     for needle in [
         "period 2024-01-02/2024-02-29",
-        "read 25 call rows, counted 22 (8 answered, 10 callback, 2 full, 2 abandoned), 14 reached the same day",
-        "not counted: 3 closed",
+        "calls: read 25 rows = 22 used + 3 excluded by rule + 0 skipped as invalid",
+        "calls excluded by rule: 3 closed (not counted)",
+        "counted 22 calls (8 answered, 10 callback, 2 full, 2 abandoned), 14 reached the same day",
         "without contact_at: 2 answered (same day), 1 callback (not same day)",
     ] {
         assert!(
@@ -273,7 +274,7 @@ fn closed_calls_are_shown_but_not_counted() {
         ["2", "2", "100"]
     );
     assert!(
-        run.stderr.contains("not counted: 2 closed"),
+        run.stderr.contains("2 closed (not counted)"),
         "{}",
         run.stderr
     );
@@ -302,7 +303,7 @@ fn an_explicit_period_drops_calls_outside_it() {
     );
     // January: Askersund A1–A6, Kumla K1–K4, Hällefors H1–H3.
     assert!(
-        run.stderr.contains("13 rows outside the period"),
+        run.stderr.contains("13 outside the period"),
         "{}",
         run.stderr
     );
@@ -850,7 +851,8 @@ fn assessment_matches_the_hand_computed_example() {
     assert_eq!(lines(run.ok()), expected_lines("expected_assessment.csv"));
     for needle in [
         "period 2024-02-29/2024-04-10, as of 2024-04-11",
-        "read 16 assessment rows; counted contacts: 0 days 14, 3 days 11, 7 days 10",
+        "assessments: read 16 rows = 11 used + 5 excluded by rule + 0 skipped as invalid",
+        "counted contacts: 0 days 14, 3 days 11, 7 days 10",
         "2 patient-chosen waits (PvV)",
         "pending (not yet assessed, limit not passed): 0 days 0, 3 days 3, 7 days 4",
         "not yet assessed, counted as outside: 0 days 5, 3 days 2, 7 days 1",
@@ -1010,7 +1012,7 @@ fn an_explicit_period_keeps_the_latest_date_as_the_as_of_day() {
     );
     assert!(run.stderr.contains("as of 2024-04-11"), "{}", run.stderr);
     assert!(
-        run.stderr.contains("7 rows outside the period"),
+        run.stderr.contains("7 outside the period"),
         "{}",
         run.stderr
     );
@@ -1063,7 +1065,7 @@ fn an_assessment_before_its_contact_is_a_data_error() {
     );
     assert!(
         run.stderr
-            .contains("1 rows with the assessment dated before the contact"),
+            .contains("1 had the assessment dated before the contact"),
         "{}",
         run.stderr
     );

@@ -1077,7 +1077,12 @@ fn skip_invalid_counts_and_rejects_keep_rows_verbatim() {
              coc,all,ALL,2022-10-01/2024-03-31,doctor,0.333333,1,0.333333,,\n"
         )
     );
-    assert_eq!(reported(&run.stderr, "invalid"), Some(3), "{}", run.stderr);
+    assert_eq!(
+        reported(&run.stderr, "invalid rows"),
+        Some(3),
+        "{}",
+        run.stderr
+    );
     assert_no_patient_id(&run.stderr, SECRET_ID);
 
     let table = parse_csv(&std::fs::read_to_string(&rejects).unwrap());
@@ -1109,7 +1114,12 @@ fn skip_invalid_counts_and_rejects_keep_rows_verbatim() {
     // Without --rejects the count is still reported.
     let run = pv_coc(&["--skip-invalid", &file]).run();
     run.expect_code(0);
-    assert_eq!(reported(&run.stderr, "invalid"), Some(3), "{}", run.stderr);
+    assert_eq!(
+        reported(&run.stderr, "invalid rows"),
+        Some(3),
+        "{}",
+        run.stderr
+    );
     assert_no_patient_id(&run.stderr, SECRET_ID);
 }
 

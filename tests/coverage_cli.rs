@@ -85,7 +85,8 @@ fn care_counts_visits_at_the_listing_unit_over_all_outpatient_visits() {
         "the default period is the span of the visits"
     );
     assert!(
-        stderr.contains("read 15 visit rows, counted 11 visits"),
+        stderr
+            .contains("visits: read 15 rows = 11 used + 4 excluded by rule + 0 skipped as invalid"),
         "{stderr}"
     );
     assert!(stderr.contains("2 contact type not counted"), "{stderr}");
@@ -596,7 +597,7 @@ fn health_dialogues_for_the_2024_cohort() {
     assert_eq!(table.get(&table.rows[0], "period"), "2024-01-01/2024-12-31");
     for text in [
         "5 listed patients, 3 offered, 2 completed",
-        "counted 5",
+        "activities: read 11 rows = 5 used + 6 excluded by rule + 0 skipped as invalid",
         "2 dated in another year",
         "1 another code",
         "1 patient not in the listing",

@@ -88,7 +88,7 @@ fn far_in_2024_at_the_target_edges_with_areas_and_payment() {
         &[
             "34 registrations of DV200, 32 in the period",
             "2 outside the period",
-            "1 rows without a code",
+            "1 without a code",
             "Zeta (2)",
             "4502 listed at 5 units",
         ],
@@ -478,10 +478,7 @@ fn a_bad_date_names_line_and_column_and_can_be_skipped() {
         table.indicator_row("far_per_1000", "unit", "Alfa", "")[5],
         "1"
     );
-    assert_stderr_has(
-        &skipped,
-        &["skipped 2 invalid rows", "1 rows without a code"],
-    );
+    assert_stderr_has(&skipped, &["skipped 2 invalid rows", "1 without a code"]);
     assert_no_patient_id(&skipped.stderr, SECRET_ID);
     let written = std::fs::read_to_string(rejects).unwrap();
     assert_eq!(written.lines().count(), 3, "{written}");

@@ -93,8 +93,10 @@ fn units_areas_and_region_match_the_hand_computed_table() {
     assert_eq!(
         out.stderr.trim(),
         format!(
-            "pv-listing-diff: OLD {}: 14 rows, 14 patients at 4 units; NEW {}: 15 rows, 15 patients \
-             at 4 units; 7 moved between units, 3 new in the region, 2 left it, net +1",
+            "pv-listing-diff: OLD {}: 14 patients at 4 units; OLD: read 14 rows = 14 used + 0 \
+             excluded by rule + 0 skipped as invalid; NEW {}: 15 patients at 4 units; NEW: read 15 \
+             rows = 15 used + 0 excluded by rule + 0 skipped as invalid; 7 moved between units, 3 \
+             new in the region, 2 left it, net +1",
             fixture("old.csv"),
             fixture("new.csv")
         )
@@ -368,7 +370,7 @@ fn dedupe_keeps_the_first_or_the_last_row_and_says_how_many_it_dropped() {
     assert!(
         first
             .stderr
-            .contains("15 patients at 4 units, 2 repeated patient rows dropped (kept the first)"),
+            .contains("NEW excluded by rule: 2 repeated patient rows dropped (kept the first)"),
         "{}",
         first.stderr
     );

@@ -13,7 +13,7 @@ use pvkit::access::assessment::{
 use pvkit::access::phone::{self, CALLS, CallSink, Outcome, PhoneConfig, PhoneResult};
 use pvkit::catalogue::{self, Tool};
 use pvkit::cli::access::{AccessArgs, AccessCommand, AssessmentArgs, AssessmentBy, PhoneArgs};
-use pvkit::cli::{self, note, usage};
+use pvkit::cli::{self, RowAccount, Summary, usage};
 use pvkit::input::{self, RejectLog, Source};
 use pvkit::intern::SharedNames;
 use pvkit::listing::ListedCounts;
@@ -49,9 +49,12 @@ fn run_phone(args: PhoneArgs) -> Result<()> {
     let quiet = args.output.quiet;
     let read_options = args.input.read_options(quiet);
     let mut rejects = RejectLog::default();
+    let mut summary = Summary::new(Tool::Access);
     let targets = phone_targets(&args, &read_options, &mut rejects)?;
     let units = args.output.load_units(&read_options, &mut rejects)?;
-    let listed = args.listed.load(&read_options, &mut rejects)?;
+    let listed = args
+        .listed
+        .load(&read_options, &mut rejects, &mut summary)?;
     let mut counted = args.phone.count.clone();
     counted.sort();
     counted.dedup();
@@ -68,7 +71,7 @@ fn run_phone(args: PhoneArgs) -> Result<()> {
         &mut rejects,
         |columns| Ok(CallSink::new(&config, &unit_names, columns)),
     )?;
-    let rows_read = result.rows;
+    let calls = RowAccount::new("calls", result.rows, result.rejected);
     let folded = result
         .sinks
         .into_iter()
@@ -103,18 +106,15 @@ fn run_phone(args: PhoneArgs) -> Result<()> {
         min_cell: args.output.min_cell,
     };
     output::write_indicator_rows(output::stdout(), style, &report.rows(measures))?;
-    let skipped = cli::finish_rejects(&args.input, &rejects)?;
-    if !quiet {
-        summarize_phone(
-            rows_read,
-            &found,
-            &config,
-            listed.as_ref(),
-            unlisted,
-            skipped,
-        );
-    }
-    Ok(())
+    summarize_phone(
+        &mut summary,
+        calls,
+        &found,
+        &config,
+        listed.as_ref(),
+        unlisted,
+    );
+    summary.finish(&args.input, &rejects, quiet)
 }
 
 /// Options that only make sense together.
@@ -176,68 +176,64 @@ fn without_listed(measures: &[Measure], listed: &ListedCounts) -> Vec<String> {
 }
 
 fn summarize_phone(
-    rows: u64,
+    summary: &mut Summary,
+    calls: RowAccount,
     found: &PhoneResult,
     config: &PhoneConfig,
     listed: Option<&ListedCounts>,
     unlisted: Option<Vec<String>>,
-    skipped: Option<String>,
 ) {
-    let mut parts = Vec::new();
     match found.window {
-        Some(window) => parts.push(format!("period {}", window.label())),
-        None => parts.push("no calls, so no period".to_string()),
+        Some(window) => summary.push(format!("period {}", window.label())),
+        None => summary.push("no calls, so no period"),
     }
-    let calls = &found.in_window;
-    let (counted, reached) = calls.counted(&config.counted);
+    let in_window = &found.in_window;
+    let (counted, reached) = in_window.counted(&config.counted);
+    let not_counted = Outcome::ALL
+        .iter()
+        .filter(|o| !config.counted.contains(o))
+        .map(|o| (in_window.of(*o), format!("{} (not counted)", o.as_str())));
+    summary.rows(
+        &calls
+            .used(counted)
+            .excluded(found.outside, "outside the period")
+            .excluded_each(not_counted),
+    );
     let by_outcome: Vec<String> = config
         .counted
         .iter()
-        .map(|o| format!("{} {}", calls.of(*o), o.as_str()))
+        .map(|o| format!("{} {}", in_window.of(*o), o.as_str()))
         .collect();
-    parts.push(format!(
-        "read {rows} call rows, counted {counted} ({}), {reached} reached the same day",
+    summary.push(format!(
+        "counted {counted} calls ({}), {reached} reached the same day",
         by_outcome.join(", ")
     ));
-    let left_out: Vec<String> = Outcome::ALL
-        .iter()
-        .filter(|o| !config.counted.contains(o) && calls.of(**o) > 0)
-        .map(|o| format!("{} {}", calls.of(*o), o.as_str()))
-        .collect();
-    if !left_out.is_empty() {
-        parts.push(format!("not counted: {}", left_out.join(", ")));
-    }
-    if found.outside > 0 {
-        parts.push(format!("{} rows outside the period", found.outside));
-    }
     let (answered, callbacks) = (
-        calls.without_contact(Outcome::Answered),
-        calls.without_contact(Outcome::Callback),
+        in_window.without_contact(Outcome::Answered),
+        in_window.without_contact(Outcome::Callback),
     );
     if answered + callbacks > 0 {
-        parts.push(format!(
+        summary.push(format!(
             "without contact_at: {answered} answered (same day), {callbacks} callback (not same day)"
         ));
     }
     if let Some(listed) = listed {
-        parts.push(format!(
+        summary.push(format!(
             "listed: {} patients at {} units",
             listed.total(),
             listed.units.len()
         ));
     }
     if let Some(missing) = unlisted.filter(|m| !m.is_empty()) {
-        parts.push(format!(
+        summary.push(format!(
             "{} units with calls have no listed patients and earn nothing: {}",
             missing.len(),
             missing.join(", ")
         ));
     }
     if !found.has_units {
-        parts.push("no unit column: the input is one unit (ALL)".to_string());
+        summary.push("no unit column: the input is one unit (ALL)");
     }
-    parts.extend(skipped);
-    note(Tool::Access, false, &parts.join("; "));
 }
 
 fn run_assessment(args: AssessmentArgs) -> Result<()> {
@@ -265,7 +261,7 @@ fn run_assessment(args: AssessmentArgs) -> Result<()> {
         &mut rejects,
         |columns| AssessmentSink::new(&config, &unit_names, &professions, columns),
     )?;
-    let rows_read = result.rows;
+    let assessments = RowAccount::new("assessments", result.rows, result.rejected);
     let folded = result
         .sinks
         .into_iter()
@@ -289,11 +285,9 @@ fn run_assessment(args: AssessmentArgs) -> Result<()> {
         style,
         &report.rows(std::mem::take(&mut found.measures)),
     )?;
-    let skipped = cli::finish_rejects(&args.input, &rejects)?;
-    if !quiet {
-        summarize_assessment(rows_read, &found, skipped);
-    }
-    Ok(())
+    let mut summary = Summary::new(Tool::Access);
+    summarize_assessment(&mut summary, assessments, &found);
+    summary.finish(&args.input, &rejects, quiet)
 }
 
 /// `0 days 5, 3 days 2, 7 days 1`.
@@ -306,45 +300,49 @@ fn per_limit(counts: &[u64; LIMITS.len()]) -> String {
         .join(", ")
 }
 
-fn summarize_assessment(rows: u64, found: &AssessmentResult, skipped: Option<String>) {
-    let mut parts = Vec::new();
+fn summarize_assessment(summary: &mut Summary, assessments: RowAccount, found: &AssessmentResult) {
     match (found.window, found.as_of) {
         (Some(window), Some(as_of)) => {
-            parts.push(format!("period {}, as of {as_of}", window.label()))
+            summary.push(format!("period {}, as of {as_of}", window.label()))
         }
-        _ => parts.push("no contacts, so no period".to_string()),
+        _ => summary.push("no contacts, so no period"),
     }
     let judged = &found.in_window;
-    parts.push(format!(
-        "read {rows} assessment rows; counted contacts: {}",
-        per_limit(&judged.counted)
-    ));
-    parts.push(format!(
-        "left out: {} patient-chosen waits (PvV)",
-        judged.chosen_wait
-    ));
-    parts.push(format!(
+    // The rows used are the contacts counted against 3 days (3:an); the
+    // other limits are in the per-limit parts.
+    let limit = 3;
+    let k = LIMITS
+        .iter()
+        .position(|&(days, _)| days == limit)
+        .expect("3 days is one of the limits");
+    summary.rows(
+        &assessments
+            .used(judged.counted[k])
+            .excluded(found.outside, "outside the period")
+            .excluded(judged.chosen_wait, "patient-chosen waits (PvV)")
+            .excluded(
+                judged.pending[k],
+                format!("pending (not yet assessed, {limit}-day limit not passed)"),
+            ),
+    );
+    summary.push(format!("counted contacts: {}", per_limit(&judged.counted)));
+    summary.push(format!(
         "pending (not yet assessed, limit not passed): {}",
         per_limit(&judged.pending)
     ));
     if judged.unassessed_outside.iter().any(|&n| n > 0) {
-        parts.push(format!(
+        summary.push(format!(
             "not yet assessed, counted as outside: {}",
             per_limit(&judged.unassessed_outside)
         ));
     }
-    if found.outside > 0 {
-        parts.push(format!("{} rows outside the period", found.outside));
-    }
     if found.before_contact > 0 {
-        parts.push(format!(
-            "{} rows with the assessment dated before the contact (data errors)",
+        summary.push(format!(
+            "of the rows skipped as invalid, {} had the assessment dated before the contact",
             found.before_contact
         ));
     }
     if !found.has_units {
-        parts.push("no unit column: the input is one unit (ALL)".to_string());
+        summary.push("no unit column: the input is one unit (ALL)");
     }
-    parts.extend(skipped);
-    note(Tool::Access, false, &parts.join("; "));
 }

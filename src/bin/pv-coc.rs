@@ -7,7 +7,7 @@ use clap::FromArgMatches;
 
 use pvkit::catalogue::Tool;
 use pvkit::cli::coc::{CocArgs, IndexChoice};
-use pvkit::cli::{self, note};
+use pvkit::cli::{self, RowAccount, Summary, note};
 use pvkit::continuity::{self, Config, Index, Outcome, Population, Shared, VisitSink};
 use pvkit::input::{self, RejectLog, Source, values};
 use pvkit::listing::Listing;
@@ -31,12 +31,16 @@ fn run(args: CocArgs) -> Result<()> {
     let targets = args.output.targets(Tool::Coc)?;
     let config = config(&args)?;
     let mut rejects = RejectLog::default();
+    let mut summary = Summary::new(Tool::Coc);
     let units = args.output.load_units(&read_options, &mut rejects)?;
     let listing = args
         .listing
         .as_deref()
         .map(|path| Listing::load(path, &read_options, &mut rejects))
         .transpose()?;
+    if let Some(listing) = &listing {
+        summary.listing(listing);
+    }
     let population = match &listing {
         Some(listing) => Population::Listed(listing),
         None => {
@@ -56,7 +60,7 @@ fn run(args: CocArgs) -> Result<()> {
         &mut rejects,
         |columns| VisitSink::new(&shared, columns),
     )?;
-    let rows_read = result.rows;
+    let visits = RowAccount::new("visits", result.rows, result.rejected);
     let folded = result
         .sinks
         .into_iter()
@@ -77,11 +81,8 @@ fn run(args: CocArgs) -> Result<()> {
         let rows = report.rows(std::mem::take(&mut outcome.measures));
         output::write_indicator_rows(output::stdout(), style, &rows)?;
     }
-    let skipped = cli::finish_rejects(&args.input, &rejects)?;
-    if !quiet {
-        summarize(rows_read, listing.as_ref(), &outcome, &config, skipped);
-    }
-    Ok(())
+    summarize(&mut summary, visits, &outcome, &config);
+    summary.finish(&args.input, &rejects, quiet)
 }
 
 fn config(args: &CocArgs) -> Result<Config> {
@@ -139,60 +140,36 @@ fn write_patients(outcome: &Outcome, config: &Config, style: output::Style) -> R
     writer.finish()
 }
 
-fn summarize(
-    rows: u64,
-    listing: Option<&Listing>,
-    outcome: &Outcome,
-    config: &Config,
-    skipped: Option<String>,
-) {
-    let mut parts = Vec::new();
-    if let Some(listing) = listing {
-        parts.push(format!(
-            "listing: {} patients at {} units",
-            listing.patients.len(),
-            listing.units.len()
-        ));
-    }
+fn summarize(summary: &mut Summary, visits: RowAccount, outcome: &Outcome, config: &Config) {
     match outcome.window {
-        Some(window) => parts.push(format!("period {}", window.label())),
-        None => parts.push("no visits, so no period".to_string()),
+        Some(window) => summary.push(format!("period {}", window.label())),
+        None => summary.push("no visits, so no period"),
     }
-    parts.push(format!(
-        "read {rows} visit rows, counted {}",
-        outcome.counted_visits
-    ));
-    let excluded: Vec<String> = outcome
-        .excluded
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(reason, n)| format!("{n} {}", reason.describe()))
-        .collect();
-    if !excluded.is_empty() {
-        parts.push(format!("not counted: {}", excluded.join(", ")));
-    }
+    summary.rows(
+        &visits
+            .used(outcome.counted_visits)
+            .excluded_each(outcome.excluded.iter().map(|(r, n)| (*n, r.describe()))),
+    );
     if outcome.repeated_visit_ids > 0 {
-        parts.push(format!(
+        summary.push(format!(
             "{} rows repeated an earlier visit_id",
             outcome.repeated_visit_ids
         ));
     }
-    parts.push(format!(
+    summary.push(format!(
         "{} of {} patient-profession pairs had at least {} visits",
         outcome.eligible, outcome.patient_groups, config.min_visits
     ));
     if outcome.single_visit > 0 {
-        parts.push(format!(
+        summary.push(format!(
             "{} with a single visit left out of coc/secon/mmci (undefined for N = 1)",
             outcome.single_visit
         ));
     }
     if !outcome.has_units {
-        parts.push("no unit column: the input is one unit (ALL)".to_string());
+        summary.push("no unit column: the input is one unit (ALL)");
     }
     if !outcome.has_professions {
-        parts.push("no profession column: all visits form one group".to_string());
+        summary.push("no profession column: all visits form one group");
     }
-    parts.extend(skipped);
-    note(Tool::Coc, false, &parts.join("; "));
 }

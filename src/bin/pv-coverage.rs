@@ -11,10 +11,12 @@ use pvkit::cli::coverage::{
     CareArgs, CoverageArgs, CoverageCommand, DialogueBy, DoctorsArgs, HealthDialogueArgs,
     NamedDoctorArgs, NamedDoctorBy, ReachArgs, ScopeChoice, given,
 };
-use pvkit::cli::{self, CatalogueArgs, InputArgs, OutputArgs, PeriodArgs, note};
+use pvkit::cli::{
+    self, CatalogueArgs, InputArgs, OutputArgs, PeriodArgs, RowAccount, Summary, note,
+};
 use pvkit::coverage::{self, dialogue, listed, visits};
 use pvkit::input::{self, ReadOptions, RejectLog, Source};
-use pvkit::listing::{LISTING, ListedCounts, Listing, Person};
+use pvkit::listing::{LISTING, ListedCounts, Listing};
 use pvkit::output::{self, Format, Style};
 use pvkit::report::{Measure, Report, Targets};
 use pvkit::staffing::Staffing;
@@ -54,6 +56,7 @@ struct Common<'a> {
     read_options: ReadOptions,
     targets: Targets,
     rejects: RejectLog,
+    summary: Summary,
     units: Option<Units>,
 }
 
@@ -77,12 +80,13 @@ impl<'a> Common<'a> {
             read_options,
             targets,
             rejects,
+            summary: Summary::new(TOOL),
             units,
         }))
     }
 
     /// Rolls the measures up, writes them, then the rejects and the summary.
-    fn finish(self, measures: Vec<Measure>, mut summary: Vec<String>) -> Result<()> {
+    fn finish(self, measures: Vec<Measure>) -> Result<()> {
         let report = Report {
             units: self.units.as_ref(),
             unit_rows: true,
@@ -92,9 +96,8 @@ impl<'a> Common<'a> {
         };
         let rows = report.rows(measures);
         output::write_indicator_rows(output::stdout(), self.output.style(), &rows)?;
-        summary.extend(cli::finish_rejects(self.input, &self.rejects)?);
-        note(TOOL, self.output.quiet, &summary.join("; "));
-        Ok(())
+        self.summary
+            .finish(self.input, &self.rejects, self.output.quiet)
     }
 }
 
@@ -176,6 +179,7 @@ fn visit_ratio(run: VisitRun<'_>) -> Result<()> {
         &common.read_options,
         &mut common.rejects,
     )?;
+    common.summary.listing(&listing);
     let shared = visits::Shared::new(&run.config, &listing, common.units.as_ref());
     let result = input::read(
         &Source::from_args(run.visits),
@@ -184,63 +188,55 @@ fn visit_ratio(run: VisitRun<'_>) -> Result<()> {
         &mut common.rejects,
         |columns| visits::VisitSink::new(&shared, columns),
     )?;
-    let rows_read = result.rows;
+    let visits = RowAccount::new("visits", result.rows, result.rejected);
     let mut outcome = visits::finish(&shared, result.sinks)?;
-    let summary = visit_summary(&run.config, &listing, rows_read, &outcome);
-    common.finish(std::mem::take(&mut outcome.measures), summary)
-}
-
-fn listing_summary<P>(listing: &Listing<P>) -> String {
-    format!(
-        "listing: {} patients at {} units",
-        listing.patients.len(),
-        listing.units.len()
-    )
+    visit_summary(&mut common.summary, &run.config, &listing, visits, &outcome);
+    common.finish(std::mem::take(&mut outcome.measures))
 }
 
 fn visit_summary(
+    summary: &mut Summary,
     config: &visits::Config,
     listing: &Listing,
-    rows: u64,
+    visits: RowAccount,
     outcome: &visits::Outcome,
-) -> Vec<String> {
-    let mut parts = vec![listing_summary(listing)];
+) {
     match outcome.window {
-        Some(window) => parts.push(format!("period {}", window.label())),
-        None => parts.push("no visits, so no period".to_string()),
+        Some(window) => summary.push(format!("period {}", window.label())),
+        None => summary.push("no visits, so no period"),
     }
     let counted = &outcome.counted;
+    let visits = visits.excluded_each(outcome.excluded.iter().map(|(r, n)| (*n, r.describe())));
+    // visited_share uses only the visits at the patient's own unit.
+    let visits = match config.ratio {
+        visits::Ratio::Coverage => visits.used(counted.visits),
+        visits::Ratio::VisitedShare => visits.used(counted.in_scope).excluded(
+            counted.visits - counted.in_scope,
+            "at another unit than the patient's listing",
+        ),
+    };
+    summary.rows(&visits);
     let scope = match config.scope {
         visits::Scope::ListingUnit => "at their listing unit",
         visits::Scope::PrimaryCare => "at their listing unit or in primary care",
     };
-    parts.push(format!(
-        "read {rows} visit rows, counted {} visits of listed patients ({} {scope})",
+    summary.push(format!(
+        "counted {} visits of listed patients ({} {scope})",
         counted.visits, counted.in_scope
     ));
-    let excluded: Vec<String> = outcome
-        .excluded
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(reason, n)| format!("{n} {}", reason.describe()))
-        .collect();
-    if !excluded.is_empty() {
-        parts.push(format!("not counted: {}", excluded.join(", ")));
-    }
     if counted.unknown_level > 0 {
-        parts.push(format!(
+        summary.push(format!(
             "{} visits at units of unknown care level counted as not primary care",
             counted.unknown_level
         ));
     }
     if config.ratio == visits::Ratio::VisitedShare {
         let visited: f64 = outcome.measures.iter().map(|m| m.numerator).sum();
-        parts.push(format!(
+        summary.push(format!(
             "{visited} of {} listed patients visited their unit",
             listing.patients.len()
         ));
     }
-    parts
 }
 
 fn named_doctor(args: NamedDoctorArgs) -> Result<()> {
@@ -259,13 +255,11 @@ fn named_doctor(args: NamedDoctorArgs) -> Result<()> {
         &common.read_options,
         &mut common.rejects,
     )?;
+    common.summary.listing(&listing);
     let measures = listed::named_doctor_share(&listing, by_choice, &args.snapshot.label());
     let named: f64 = measures.iter().map(|m| m.numerator).sum();
-    let summary = vec![format!(
-        "{}, {named} with a named doctor",
-        listing_summary(&listing)
-    )];
-    common.finish(measures, summary)
+    common.summary.push(format!("{named} with a named doctor"));
+    common.finish(measures)
 }
 
 fn listed_per_doctor(args: DoctorsArgs) -> Result<()> {
@@ -281,6 +275,7 @@ fn listed_per_doctor(args: DoctorsArgs) -> Result<()> {
                 &common.read_options,
                 &mut common.rejects,
             )?;
+            common.summary.listing(&listing);
             ListedCounts::from_listing(&listing)
         }
     };
@@ -309,13 +304,13 @@ fn listed_per_doctor(args: DoctorsArgs) -> Result<()> {
     }
     // Rounded, so that a sum of tenths does not show binary noise.
     let fte = (staffing.doctor_fte.values().flatten().sum::<f64>() * 1000.0).round() / 1000.0;
-    let summary = vec![format!(
+    common.summary.push(format!(
         "listed: {} patients at {} units; staffing: {fte} doctor FTE at {} units",
         listed.total(),
         listed.units.len(),
         staffing.doctor_fte.len()
-    )];
-    common.finish(measures, summary)
+    ));
+    common.finish(measures)
 }
 
 fn health_dialogue(args: HealthDialogueArgs) -> Result<()> {
@@ -329,6 +324,7 @@ fn health_dialogue(args: HealthDialogueArgs) -> Result<()> {
         &common.read_options,
         &mut common.rejects,
     )?;
+    common.summary.listing(&listing);
     let shared = dialogue::Shared::new(&config, &listing);
     let result = input::read(
         &Source::from_args(&args.activities),
@@ -337,10 +333,10 @@ fn health_dialogue(args: HealthDialogueArgs) -> Result<()> {
         &mut common.rejects,
         |columns| Ok(dialogue::ActivitySink::new(&shared, columns)),
     )?;
-    let rows_read = result.rows;
+    let activities = RowAccount::new("activities", result.rows, result.rejected);
     let mut outcome = dialogue::finish(&shared, result.sinks);
-    let summary = dialogue_summary(&config, &listing, rows_read, &outcome);
-    common.finish(std::mem::take(&mut outcome.measures), summary)
+    dialogue_summary(&mut common.summary, &config, activities, &outcome);
+    common.finish(std::mem::take(&mut outcome.measures))
 }
 
 fn dialogue_config(args: &HealthDialogueArgs) -> Result<dialogue::Config> {
@@ -365,40 +361,32 @@ fn dialogue_config(args: &HealthDialogueArgs) -> Result<dialogue::Config> {
 }
 
 fn dialogue_summary(
+    summary: &mut Summary,
     config: &dialogue::Config,
-    listing: &Listing<Person>,
-    rows: u64,
+    activities: RowAccount,
     outcome: &dialogue::Outcome,
-) -> Vec<String> {
+) {
     let born: Vec<String> = config
         .ages
         .iter()
         .map(|age| (config.year - age).to_string())
         .collect();
-    let mut parts = vec![
-        listing_summary(listing),
-        format!(
-            "cohort (born {}): {} listed patients, {} offered, {} completed",
-            born.join(", "),
-            outcome.cohort,
-            outcome.offered,
-            outcome.completed
-        ),
-        format!("read {rows} activity rows, counted {}", outcome.counted),
-    ];
-    let excluded: Vec<String> = outcome
-        .excluded
-        .iter()
-        .map(|(reason, n)| format!("{n} {}", reason.describe()))
-        .collect();
-    if !excluded.is_empty() {
-        parts.push(format!("not counted: {}", excluded.join(", ")));
-    }
+    summary.push(format!(
+        "cohort (born {}): {} listed patients, {} offered, {} completed",
+        born.join(", "),
+        outcome.cohort,
+        outcome.offered,
+        outcome.completed
+    ));
+    summary.rows(
+        &activities
+            .used(outcome.counted)
+            .excluded_each(outcome.excluded.iter().map(|(r, n)| (*n, r.describe()))),
+    );
     if outcome.no_birth_date > 0 {
-        parts.push(format!(
+        summary.push(format!(
             "listed patients without a birth date (in no cohort): {}",
             outcome.no_birth_date
         ));
     }
-    parts
 }

@@ -7,7 +7,7 @@ use clap::FromArgMatches;
 
 use pvkit::catalogue::Tool;
 use pvkit::cli::far::{FarArgs, FarOptions, MeasureChoice};
-use pvkit::cli::{self, note, usage};
+use pvkit::cli::{self, RowAccount, Summary, usage};
 use pvkit::far::{self, ActivitySink, Config, Outcome, Rate, Shared};
 use pvkit::input::{self, RejectLog, Source};
 use pvkit::listing::ListedCounts;
@@ -45,8 +45,12 @@ fn run(args: FarArgs) -> Result<()> {
         annualize: args.far.annualize,
     };
     let mut rejects = RejectLog::default();
+    let mut summary = Summary::new(Tool::Far);
     let units = args.output.load_units(&read_options, &mut rejects)?;
-    let Some(listed) = args.listed.load(&read_options, &mut rejects)? else {
+    let Some(listed) = args
+        .listed
+        .load(&read_options, &mut rejects, &mut summary)?
+    else {
         return Err(usage(LISTED_REQUIRED));
     };
     let shared = Shared::new(&config);
@@ -57,7 +61,7 @@ fn run(args: FarArgs) -> Result<()> {
         &mut rejects,
         |columns| ActivitySink::new(&shared, columns),
     )?;
-    let rows_read = result.rows;
+    let activities = RowAccount::new("activities", result.rows, result.rejected);
     let folded = result
         .sinks
         .into_iter()
@@ -78,11 +82,8 @@ fn run(args: FarArgs) -> Result<()> {
         min_cell: args.output.min_cell,
     };
     output::write_indicator_rows(output::stdout(), style, &report.rows(measures))?;
-    let skipped = cli::finish_rejects(&args.input, &rejects)?;
-    if !quiet {
-        summarize(rows_read, &args, &config, &listed, &outcome, skipped);
-    }
-    Ok(())
+    summarize(&mut summary, activities, &args, &config, &listed, &outcome);
+    summary.finish(&args.input, &rejects, quiet)
 }
 
 fn rate(options: &FarOptions) -> Result<Rate> {
@@ -96,41 +97,44 @@ fn rate(options: &FarOptions) -> Result<Rate> {
 }
 
 fn summarize(
-    rows: u64,
+    summary: &mut Summary,
+    activities: RowAccount,
     args: &FarArgs,
     config: &Config,
     listed: &ListedCounts,
     outcome: &Outcome,
-    skipped: Option<String>,
 ) {
     let source = if args.listed.listing.is_some() {
         "listing snapshot"
     } else {
         "listed counts"
     };
-    let mut parts = vec![format!(
+    summary.push(format!(
         "{source}: {} listed at {} units",
         listed.total(),
         listed.units.len()
-    )];
+    ));
     let codes = config.rate.codes.join(", ");
     match outcome.window {
-        Some(window) => parts.push(format!("period {}", window.label())),
-        None => parts.push("no activity rows, so no period (--from and --to give one)".into()),
+        Some(window) => summary.push(format!("period {}", window.label())),
+        None => summary.push("no activity rows, so no period (--from and --to give one)"),
     }
-    parts.push(format!(
-        "read {rows} activity rows, {} registrations of {codes}, {} in the period",
+    summary.rows(
+        &activities
+            .used(outcome.in_period)
+            .excluded(outcome.other_code, format!("another code than {codes}"))
+            .excluded(outcome.without_code, "without a code")
+            .excluded(
+                outcome.registrations - outcome.in_period,
+                "outside the period",
+            ),
+    );
+    summary.push(format!(
+        "{} registrations of {codes}, {} in the period",
         outcome.registrations, outcome.in_period
     ));
-    let outside = outcome.registrations - outcome.in_period;
-    if outside > 0 {
-        parts.push(format!("{outside} outside the period not counted"));
-    }
-    if outcome.without_code > 0 {
-        parts.push(format!("{} rows without a code", outcome.without_code));
-    }
     if let Some(patients) = outcome.patients {
-        parts.push(format!(
+        summary.push(format!(
             "counted {patients} distinct patients (once per unit and period)"
         ));
     }
@@ -140,13 +144,13 @@ fn summarize(
             .iter()
             .map(|(label, a)| format!("{label} x {}/{} = {:.4}", a.year_days, a.days, a.factor()))
             .collect();
-        parts.push(format!(
+        summary.push(format!(
             "annualized (x days in the year ending on the last day / days): {}",
             factors.join(", ")
         ));
     }
     if let Some(kr) = args.far.payment_per_listed {
-        parts.push(format!(
+        summary.push(format!(
             "payment: {kr} kr per listed for the period at the full level, half at the half level"
         ));
     }
@@ -156,11 +160,9 @@ fn summarize(
             .iter()
             .map(|(unit, n)| format!("{unit} ({n})"))
             .collect();
-        parts.push(format!(
+        summary.push(format!(
             "warning: registrations at units with no listed patients, rows without a value: {}",
             units.join(", ")
         ));
     }
-    parts.extend(skipped);
-    note(Tool::Far, false, &parts.join("; "));
 }

@@ -8,7 +8,7 @@ use clap::FromArgMatches;
 
 use pvkit::catalogue::Tool;
 use pvkit::cli::listing_diff::ListingDiffArgs;
-use pvkit::cli::{self, note, usage};
+use pvkit::cli::{self, RowAccount, Summary, usage};
 use pvkit::input::{self, ReadOptions, RejectLog, Source};
 use pvkit::listing::{Duplicates, LISTING, Listing};
 use pvkit::listing_diff::{self, Attributes, Breakdown, Config, Diff, FlowLevel, NewSink, Tally};
@@ -75,7 +75,7 @@ fn run(args: ListingDiffArgs) -> Result<()> {
     if let Some((later, error)) = listing_diff::unreported_repeat(&parts) {
         return Err(read.row_error(*later, error));
     }
-    let new_rows = read.rows;
+    let (new_rows, new_rejected) = (read.rows, read.rejected);
     let tally = listing_diff::finish(diff, parts)?;
 
     let grouped = config.by.is_some();
@@ -109,12 +109,14 @@ fn run(args: ListingDiffArgs) -> Result<()> {
     }
     writer.finish()?;
 
-    let skipped = cli::finish_rejects(&args.input, &rejects)?;
-    if !quiet {
-        let names = [old_name.as_str(), new_name.as_str()];
-        summarize(&old, new_rows, &tally, &config, names, skipped);
-    }
-    Ok(())
+    let mut summary = Summary::new(Tool::ListingDiff);
+    let old_rows = RowAccount::of_listing("OLD", &old, kept(&config));
+    let new_rows = RowAccount::new("NEW", new_rows, new_rejected)
+        .used(tally.new_patients)
+        .repeats_dropped(tally.new_repeats, kept(&config));
+    let names = [old_name.as_str(), new_name.as_str()];
+    summarize(&mut summary, names, [old_rows, new_rows], &tally, &config);
+    summary.finish(&args.input, &rejects, quiet)
 }
 
 fn config(args: &ListingDiffArgs) -> Result<Config> {
@@ -141,62 +143,51 @@ fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-fn summarize<V>(
-    old: &Listing<V>,
-    new_rows: u64,
-    tally: &Tally,
-    config: &Config,
-    [old_name, new_name]: [&str; 2],
-    skipped: Option<String>,
-) {
-    let kept = match config.duplicates {
+/// Which row of a repeated patient --dedupe keeps.
+fn kept(config: &Config) -> &'static str {
+    match config.duplicates {
         Duplicates::KeepLast => "the last",
         _ => "the first",
-    };
-    let dropped = |n: u64| {
-        if n > 0 {
-            format!(", {n} repeated patient rows dropped (kept {kept})")
-        } else {
-            String::new()
-        }
-    };
+    }
+}
+
+fn summarize(
+    summary: &mut Summary,
+    [old_name, new_name]: [&str; 2],
+    [old, new]: [RowAccount; 2],
+    tally: &Tally,
+    config: &Config,
+) {
+    summary.push(format!(
+        "OLD {old_name}: {} patients at {} units",
+        tally.old_patients, tally.old_units
+    ));
+    summary.rows(&old);
+    summary.push(format!(
+        "NEW {new_name}: {} patients at {} units",
+        tally.new_patients, tally.new_units
+    ));
+    summary.rows(&new);
     let region = tally.region();
-    let mut parts = vec![
-        format!(
-            "OLD {old_name}: {} rows, {} patients at {} units{}",
-            old.rows,
-            tally.old_patients,
-            tally.old_units,
-            dropped(old.duplicates)
-        ),
-        format!(
-            "NEW {new_name}: {new_rows} rows, {} patients at {} units{}",
-            tally.new_patients,
-            tally.new_units,
-            dropped(tally.new_repeats)
-        ),
-        format!(
-            "{} moved between units, {} new in the region, {} left it, net {:+}",
-            region.moved_in,
-            region.new_in_region,
-            region.left_region,
-            region.net()
-        ),
-    ];
+    summary.push(format!(
+        "{} moved between units, {} new in the region, {} left it, net {:+}",
+        region.moved_in,
+        region.new_in_region,
+        region.left_region,
+        region.net()
+    ));
     if let Some(date) = tally.age_date {
         let source = if config.as_of.is_some() {
             "--as-of"
         } else {
             "the latest listed_since in NEW"
         };
-        parts.push(format!("ages on {date} ({source})"));
+        summary.push(format!("ages on {date} ({source})"));
         if tally.born_later > 0 {
-            parts.push(format!(
+            summary.push(format!(
                 "{} born after that date counted as unknown",
                 tally.born_later
             ));
         }
     }
-    parts.extend(skipped);
-    note(Tool::ListingDiff, false, &parts.join("; "));
 }
