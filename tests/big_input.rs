@@ -83,8 +83,10 @@ fn fifty_million_rows_on_stdin_stay_within_their_keys() {
         .expect("run /usr/bin/time pv-coc");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let rows = number_before(&stderr, "visit rows");
-    let counted = number_after(&stderr, "counted ");
+    // "visits: read N rows = U used + …": the used rows are the counted visits.
+    let visits = &stderr[stderr.find("visits: read ").expect("the visits line")..];
+    let rows = number_after(visits, "visits: read ");
+    let counted = number_after(visits, "rows = ");
     let listed = number_before(&stderr, "patients at");
     let peak = 1024 * number_after(&stderr, "peak_rss_kib ");
     let bound = BASELINE + PER_COUNTED_VISIT * counted + PER_LISTED_PATIENT * listed;
