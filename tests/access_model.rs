@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
-use common::{Table, TempDir, parse_csv, pv_access};
+use common::{Table, TempDir, parse_csv, pv_access, synth};
 
 // ---------------------------------------------------------------------------
 // A calendar, just enough for the rules
@@ -747,23 +747,12 @@ fn the_model_calendar_follows_the_spec_examples() {
 // (b) The "Done when": a generated region
 
 /// Writes a region with the repository's generator (`examples/synth.rs`).
-fn synth(dir: &std::path::Path, swedish: bool) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut command = std::process::Command::new(cargo);
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--quiet", "--example", "synth", "--", "--out"])
-        .arg(dir)
-        .args(["--visits", "40000", "--seed", "11"]);
+fn generate(dir: &std::path::Path, swedish: bool) {
+    let mut args = vec!["--visits", "40000", "--seed", "11"];
     if swedish {
-        command.arg("--swedish");
+        args.push("--swedish");
     }
-    let output = command.output().expect("run cargo");
-    assert!(
-        output.status.success(),
-        "synth failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    synth(dir, &args);
 }
 
 /// Reads a generated CSV (English export) as header → value maps.
@@ -818,8 +807,8 @@ fn generated_contacts(dir: &std::path::Path) -> Vec<Contact> {
 fn generated_region_matches_the_model_at_every_level() {
     let dir = TempDir::new("access-synth");
     let (en, sv) = (dir.path("en"), dir.path("sv"));
-    synth(&en, false);
-    synth(&sv, true);
+    generate(&en, false);
+    generate(&sv, true);
     let areas = generated_areas(&en);
     let units = en.join("units.csv").to_string_lossy().into_owned();
     let run =

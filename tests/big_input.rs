@@ -30,7 +30,15 @@ fn generate(dir: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--release", "--quiet", "--example", "synth", "--", "--out"])
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--example",
+            "synth",
+            "--",
+            "--out",
+        ])
         .arg(dir)
         .args(["--visits", ROWS, "--seed", "42"])
         .status()

@@ -5,10 +5,10 @@
 //! (a) a property test per subcommand on small random regions (periods,
 //!     scopes, care levels from visits or units, filters, threads, chunks);
 //! (b) the "Done when" on a generated region of 20 000 visits;
-//! (c) the same on `examples/synth` output, when PVKIT_SYNTH_DIR names a
-//!     directory it wrote (ignored otherwise):
+//! (c) the same on `examples/synth` output: a 40 000-visit region made by
+//!     the test, or a bigger one in the directory PVKIT_SYNTH_DIR names:
 //!     `cargo run --release --example synth -- --out /tmp/region --visits 300k`
-//!     `PVKIT_SYNTH_DIR=/tmp/region cargo test --release --test coverage_model -- --ignored`
+//!     `PVKIT_SYNTH_DIR=/tmp/region cargo test --release --test coverage_model`
 
 mod common;
 
@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
-use common::{TempDir, parse_csv, pv_coverage};
+use common::{TempDir, parse_csv, pv_coverage, synth};
 
 // ---------------------------------------------------------------------------
 // Calendar days
@@ -1241,13 +1241,19 @@ fn check_synth(dir: &std::path::Path, region: &Region) -> Result<(), String> {
     Ok(())
 }
 
+/// The "Done when" on `examples/synth` output: a small region made
+/// here, or the one PVKIT_SYNTH_DIR names (e.g. a 300k-visit run).
 #[test]
-#[ignore = "needs PVKIT_SYNTH_DIR: a directory examples/synth wrote"]
 fn synth_region_matches_the_model_at_every_level() {
-    let dir = std::path::PathBuf::from(
-        std::env::var_os("PVKIT_SYNTH_DIR")
-            .expect("PVKIT_SYNTH_DIR names a synth output directory"),
-    );
+    let made = TempDir::new("coverage-synth");
+    let dir = match std::env::var_os("PVKIT_SYNTH_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => {
+            let dir = made.path("region");
+            synth(&dir, &["--visits", "40000", "--seed", "5"]);
+            dir
+        }
+    };
     let region = synth_region(&dir);
     assert!(!region.visits.is_empty() && !region.activities.is_empty());
     if let Err(e) = check_synth(&dir, &region) {

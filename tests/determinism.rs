@@ -12,24 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use common::{Cmd, Run, pv_access, pv_coc, pv_coverage, pv_far, pv_listing_diff};
-
-/// `examples/synth.rs` as built next to the test binaries (`cargo test`
-/// builds the examples).
-fn synth() -> PathBuf {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_pv-coc"))
-        .parent()
-        .expect("the binaries' directory");
-    let path = bin_dir
-        .join("examples")
-        .join(format!("synth{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --example synth`",
-        path.display()
-    );
-    path
-}
+use common::{Cmd, Run, pv_access, pv_coc, pv_coverage, pv_far, pv_listing_diff, synth};
 
 /// The generated region, made once per test run under Cargo's temporary
 /// directory for integration tests.
@@ -38,13 +21,7 @@ fn region() -> &'static Path {
     REGION.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("determinism-region");
         let _ = std::fs::remove_dir_all(&dir);
-        let status = std::process::Command::new(synth())
-            .arg("--out")
-            .arg(&dir)
-            .args(["--visits", "30000", "--seed", "8", "--visit-ids"])
-            .status()
-            .expect("run synth");
-        assert!(status.success(), "synth failed");
+        synth(&dir, &["--visits", "30000", "--seed", "8", "--visit-ids"]);
         dir
     })
 }

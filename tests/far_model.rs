@@ -10,13 +10,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
-use common::{TempDir, parse_csv, pv_far};
+use common::{TempDir, parse_csv, pv_far, synth};
 
 // ---------------------------------------------------------------------------
 // Calendar days
@@ -632,23 +631,6 @@ proptest! {
 // ---------------------------------------------------------------------------
 // (b) The "Done when": a generated region
 
-/// `examples/synth.rs` as built next to the test binaries (`cargo test`
-/// builds the examples).
-fn synth() -> PathBuf {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_pv-far"))
-        .parent()
-        .expect("the binaries' directory");
-    let path = bin_dir
-        .join("examples")
-        .join(format!("synth{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --example synth`",
-        path.display()
-    );
-    path
-}
-
 fn read_table(path: &Path) -> Vec<BTreeMap<String, String>> {
     parse_csv(&std::fs::read_to_string(path).unwrap()).records()
 }
@@ -657,18 +639,7 @@ fn read_table(path: &Path) -> Vec<BTreeMap<String, String>> {
 fn a_generated_region_matches_the_model_for_far_and_dv113() {
     let dir = TempDir::new("far-synth");
     let out = dir.path("region");
-    let status = Command::new(synth())
-        .args([
-            "--out",
-            &out.to_string_lossy(),
-            "--visits",
-            "300000",
-            "--seed",
-            "6",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    synth(&out, &["--visits", "300000", "--seed", "6"]);
     let file = |name: &str| out.join(name).to_string_lossy().into_owned();
 
     let activities: Vec<Activity> = read_table(&out.join("activities.csv"))

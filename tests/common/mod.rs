@@ -163,6 +163,32 @@ pub fn testdata_in(dir: &str, name: &str) -> String {
         .into_owned()
 }
 
+/// Writes a generated region into `out` with `examples/synth` (built next
+/// to the test binaries: `cargo test` builds the examples) and `args`
+/// (`--visits N`, `--seed S`, `--swedish` …).
+pub fn synth(out: &Path, args: &[&str]) {
+    let bin_dir = Path::new(PV_COC).parent().expect("the binaries' directory");
+    let program = bin_dir
+        .join("examples")
+        .join(format!("synth{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        program.exists(),
+        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --example synth`",
+        program.display()
+    );
+    let output = Command::new(&program)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .expect("run synth");
+    assert!(
+        output.status.success(),
+        "synth failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A file under `testdata/access/`.
 pub fn access_data(name: &str) -> String {
     testdata_in("access", name)
