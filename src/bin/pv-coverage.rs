@@ -13,6 +13,7 @@ use pvkit::cli::coverage::{
 };
 use pvkit::cli::{self, CatalogueArgs, InputArgs, OutputArgs, PeriodArgs, note};
 use pvkit::coverage::{self, dialogue, listed, visits};
+use pvkit::input::row::name_for_message;
 use pvkit::input::{self, ReadOptions, RejectLog, Source};
 use pvkit::listing::{LISTING, ListedCounts, Listing, Person};
 use pvkit::output::{self, Format, Style};
@@ -293,7 +294,7 @@ fn listed_per_doctor(args: DoctorsArgs) -> Result<()> {
     if !without.is_empty() {
         let units: Vec<String> = without
             .iter()
-            .map(|(unit, why)| format!("{unit} ({})", why.describe()))
+            .map(|(unit, why)| format!("{} ({})", name_for_message(unit), why.describe()))
             .collect();
         // A warning, so it is shown even with --quiet.
         note(

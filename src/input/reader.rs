@@ -269,6 +269,14 @@ impl OpenInput {
         if first.starts_with(b"\xEF\xBB\xBF") {
             first.drain(..3);
         }
+        if let Some(label) = utf16_bom(&first)
+            && options.encoding == encoding_rs::UTF_8
+        {
+            bail!(
+                "{source}: the file is UTF-16 (as Excel saves \"Unicode text\"), not UTF-8; \
+                 add --encoding {label}, or save it as CSV"
+            );
+        }
 
         Self::split_header(source, first, blocks, options)
     }
@@ -311,6 +319,15 @@ impl OpenInput {
             delimiter,
             rest,
         })
+    }
+}
+
+/// The encoding a UTF-16 byte order mark at the start names.
+fn utf16_bom(data: &[u8]) -> Option<&'static str> {
+    match data {
+        [0xFF, 0xFE, ..] => Some("utf-16le"),
+        [0xFE, 0xFF, ..] => Some("utf-16be"),
+        _ => None,
     }
 }
 
