@@ -588,6 +588,12 @@ fn check(reader: &'static Reader, file: &str, args: &[&str], want: &Want, twins:
     let run = reader.run(file, args);
     let what = format!("{} {file} {args:?}", reader.label());
     run.assert_private(&what);
+    let chunked = reader.run_in_small_blocks(file, args);
+    assert_eq!(
+        (chunked.code, &chunked.stdout, &chunked.stderr),
+        (run.code, &run.stdout, &run.stderr),
+        "{what}: read in 16-byte blocks by two threads"
+    );
     let context = || format!("{what}\n{}", run.describe());
     match want {
         Same => {

@@ -247,3 +247,62 @@ fn rejects_keep_the_rows_stderr_only_counts_them() {
     let kept = std::fs::read_to_string(rejects).unwrap();
     assert!(kept.contains(&format!("{},{}", IDS[0], IDS[3])), "{kept}");
 }
+
+/// Usage errors found only once the inputs are open (a column --by or the
+/// payment needs) name the file and the column, never what is in it.
+#[test]
+fn usage_errors_after_reading_show_no_ids() {
+    let dir = TempDir::new("usage");
+    let listing = Table::of(readers::reader("named-doctor"));
+    let no_sex = Table {
+        header: vec!["patient_id".into(), "unit".into()],
+        rows: listing.rows.iter().map(|r| r[..2].to_vec()).collect(),
+    };
+    let no_sex = dir.write("no_sex.csv", no_sex.text(true));
+    let headerless = dir.write("headerless.csv", listing.text(false));
+    let calls = Table::of(readers::reader("phone"));
+    let no_unit = Table {
+        header: calls.header[1..].to_vec(),
+        rows: calls.rows.iter().map(|r| r[1..].to_vec()).collect(),
+    };
+    let no_unit = dir.write("no_unit.csv", no_unit.text(true));
+    let runs: [(&str, Vec<&str>, i32); 4] = [
+        (
+            readers::PV_LISTING_DIFF,
+            vec!["--by", "sex", &no_sex, "good/listing-later.csv"],
+            2,
+        ),
+        (
+            readers::PV_LISTING_DIFF,
+            vec!["--by", "sex", "good/listing-later.csv", &headerless],
+            1,
+        ),
+        (
+            readers::PV_COVERAGE,
+            vec!["named-doctor", "--by", "active-choice", &headerless],
+            1,
+        ),
+        (
+            readers::PV_ACCESS,
+            vec![
+                "phone",
+                "--by",
+                "month",
+                "--payment-per-listed",
+                "83",
+                "--listed",
+                "good/listed.csv",
+                &no_unit,
+            ],
+            2,
+        ),
+    ];
+    for (tool, args, code) in runs {
+        let mut command = std::process::Command::new(tool);
+        command.args(&args).current_dir(bad_dir());
+        let run = readers::run(command);
+        let what = format!("{tool} {args:?}");
+        assert_eq!(run.code, code, "{what}\n{}", run.describe());
+        run.assert_private(&what);
+    }
+}

@@ -213,7 +213,6 @@ fn parse_outcome(text: &str) -> Result<Outcome, String> {
         .ok_or_else(|| format!("unknown outcome {text:?}; expected {OUTCOME_WORDS}"))
 }
 
-/// Kronor: a non-negative number, `83`, `83.00` or `83,00`.
 const EXAMPLES: &str = "  pv-access phone --units units.csv calls.csv
       Calls reached the same day and the outcome distribution per unit, area and region.
   pv-access assessment --by profession assessments.csv

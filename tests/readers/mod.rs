@@ -384,6 +384,17 @@ impl Reader {
         run(self.command(&self.args_with(file, extra)))
     }
 
+    /// Runs on `file` read in blocks of 16 bytes by two threads: every
+    /// record boundary is a chunk boundary somewhere, and line numbers,
+    /// quotes and line ends must come out the same.
+    pub fn run_in_small_blocks(&self, file: &str, extra: &[&str]) -> Run {
+        let mut command = self.command(&self.args_with(file, extra));
+        command
+            .args(["--threads", "2"])
+            .env("PVKIT_BLOCK_SIZE", "16");
+        run(command)
+    }
+
     /// Runs on every input, `FILE` and companions, replicated over `copies`
     /// units (see [`replicate`]) written to `dir`.
     pub fn run_scaled(&self, dir: &Path, copies: usize, extra: &[&str]) -> Run {
