@@ -235,7 +235,7 @@ fn visit_summary(
         ));
     }
     if config.ratio == visits::Ratio::VisitedShare {
-        let visited: f64 = outcome.measures.iter().map(|m| m.numerator).sum();
+        let visited = sum(outcome.measures.iter().map(|m| m.numerator));
         parts.push(format!(
             "{visited} of {} listed patients visited their unit",
             listing.patients.len()
@@ -261,7 +261,7 @@ fn named_doctor(args: NamedDoctorArgs) -> Result<()> {
         &mut common.rejects,
     )?;
     let measures = listed::named_doctor_share(&listing, by_choice, &args.snapshot.label());
-    let named: f64 = measures.iter().map(|m| m.numerator).sum();
+    let named = sum(measures.iter().map(|m| m.numerator));
     let summary = vec![format!(
         "{}, {named} with a named doctor",
         listing_summary(&listing)
@@ -309,7 +309,7 @@ fn listed_per_doctor(args: DoctorsArgs) -> Result<()> {
         );
     }
     // Rounded, so that a sum of tenths does not show binary noise.
-    let fte = (staffing.doctor_fte.values().flatten().sum::<f64>() * 1000.0).round() / 1000.0;
+    let fte = (sum(staffing.doctor_fte.values().flatten().copied()) * 1000.0).round() / 1000.0;
     let summary = vec![format!(
         "listed: {} patients at {} units; staffing: {fte} doctor FTE at {} units",
         listed.total(),
@@ -402,4 +402,10 @@ fn dialogue_summary(
         ));
     }
     parts
+}
+
+/// A sum for the summary: 0 when there is nothing to add (an empty f64 sum
+/// is -0, which would read "-0 with a named doctor").
+fn sum(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, |sum, value| sum + value)
 }

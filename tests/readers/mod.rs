@@ -329,9 +329,13 @@ impl Run {
         )
     }
 
-    /// No panic and no patient id on stderr, whatever happened.
+    /// No panic and no patient id on stderr, whatever happened; and no
+    /// number anywhere written as minus zero.
     #[track_caller]
     pub fn assert_private(&self, what: &str) {
+        for text in [&self.stdout, &self.stderr] {
+            assert!(!shows_minus_zero(text), "{what}: -0\n{}", self.describe());
+        }
         assert!(
             !self.stderr.contains("panicked"),
             "{what}: panic\n{}",
@@ -417,6 +421,17 @@ impl Reader {
             })
             .collect()
     }
+}
+
+/// Whether `text` has a number written as -0 (not the `-0` of a date).
+pub fn shows_minus_zero(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices("-0").any(|(at, _)| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + 2);
+        !before.is_some_and(|b| b.is_ascii_alphanumeric())
+            && !after.is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+    })
 }
 
 pub fn run(mut command: Command) -> Run {
