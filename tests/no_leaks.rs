@@ -206,7 +206,7 @@ fn per_patient_ids_go_to_stdout_only() {
     let run = coc.run("good/visits.csv", &["--per-patient"]);
     assert_eq!(run.code, 0, "{}", run.describe());
     assert!(run.stdout.contains(IDS[0]), "{}", run.describe());
-    run.assert_private("pv-coc --per-patient");
+    run.assert_clean("pv-coc --per-patient");
     let dir = TempDir::new("per-patient");
     for damage in damages(coc) {
         let file = dir.write("visits.csv", &damage.bytes);
@@ -219,7 +219,7 @@ fn per_patient_ids_go_to_stdout_only() {
                 .chain(skip.iter().copied())
                 .collect();
             coc.run(&file, &args)
-                .assert_private(&format!("pv-coc {args:?} on {}", damage.what));
+                .assert_clean(&format!("pv-coc {args:?} on {}", damage.what));
         }
     }
 }
@@ -238,7 +238,7 @@ fn rejects_keep_the_rows_stderr_only_counts_them() {
         &["--skip-invalid", "--rejects", &rejects.to_string_lossy()],
     );
     assert_eq!(run.code, 0, "{}", run.describe());
-    run.assert_private("pv-coc --skip-invalid");
+    run.assert_clean("pv-coc --skip-invalid");
     assert!(
         run.stderr.contains("skipped 1 invalid rows"),
         "{}",
@@ -303,6 +303,6 @@ fn usage_errors_after_reading_show_no_ids() {
         let run = readers::run(command);
         let what = format!("{tool} {args:?}");
         assert_eq!(run.code, code, "{what}\n{}", run.describe());
-        run.assert_private(&what);
+        run.assert_clean(&what);
     }
 }

@@ -332,7 +332,7 @@ impl Run {
     /// No panic and no patient id on stderr, whatever happened; and no
     /// number anywhere written as minus zero.
     #[track_caller]
-    pub fn assert_private(&self, what: &str) {
+    pub fn assert_clean(&self, what: &str) {
         for text in [&self.stdout, &self.stderr] {
             assert!(!shows_minus_zero(text), "{what}: -0\n{}", self.describe());
         }
@@ -352,7 +352,7 @@ impl Run {
 }
 
 impl Reader {
-    /// The binary's name, for messages (`pv-access phone`).
+    /// The binary and the reader, for messages: `pv-access [phone-listed]`.
     pub fn label(&self) -> String {
         let binary = Path::new(self.tool).file_name().unwrap().to_string_lossy();
         format!("{binary} [{}]", self.name)
