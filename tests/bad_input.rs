@@ -76,6 +76,8 @@ const NOT_UTF8: &[&str] = &[
 const WINDOWS_1252: &[&str] = &["--encoding", "windows-1252"];
 const COMMA: &[&str] = &["-d", ","];
 const UTF_16: &[&str] = &["--encoding", "utf-16le"];
+/// A `;` file read with `-d ,`: one column, and a hint.
+const SEMICOLONS: &str = "one column with ';' in it: is the delimiter right? see -d";
 
 /// The listing readers that do not read birth dates: a bad one is a
 /// column they ignore.
@@ -127,6 +129,7 @@ const CASES: &[Case] = &[
         readers: &["coc"],
         args: &["-d", ";"],
         want: Fails(&[
+            "one column with ',' in it: is the delimiter right? see -d",
             "missing visits column \"patient_id\"",
             "--col patient_id=HEADER",
         ]),
@@ -135,6 +138,7 @@ const CASES: &[Case] = &[
         "visits/semicolon.csv",
         COMMA,
         Fails(&[
+            SEMICOLONS,
             "missing visits column \"patient_id\"",
             "--col patient_id=HEADER",
         ]),
@@ -166,6 +170,7 @@ const CASES: &[Case] = &[
         "calls/semicolon.csv",
         COMMA,
         Fails(&[
+            SEMICOLONS,
             "missing calls column \"received_at\"",
             "--col received_at=HEADER",
         ]),
@@ -218,7 +223,7 @@ const CASES: &[Case] = &[
     with(
         "assessments/semicolon.csv",
         COMMA,
-        Fails(&["missing assessments column \"contact_date\""]),
+        Fails(&[SEMICOLONS, "missing assessments column \"contact_date\""]),
     ),
     every(
         "assessments/impossible_date.csv",
@@ -263,6 +268,7 @@ const CASES: &[Case] = &[
         "activities/semicolon.csv",
         COMMA,
         Fails(&[
+            SEMICOLONS,
             "missing activities column",
             "found columns: \"patient_id;date;",
         ]),
@@ -299,7 +305,7 @@ const CASES: &[Case] = &[
     with(
         "listing/semicolon.csv",
         COMMA,
-        Fails(&["missing listing column \"patient_id\""]),
+        Fails(&[SEMICOLONS, "missing listing column \"patient_id\""]),
     ),
     only("listing/impossible_date.csv", IGNORE_BIRTH_DATE, Same),
     only(
@@ -381,7 +387,7 @@ const CASES: &[Case] = &[
     with(
         "staffing/semicolon.csv",
         COMMA,
-        Fails(&["missing staffing column \"unit\""]),
+        Fails(&[SEMICOLONS, "missing staffing column \"unit\""]),
     ),
     every("staffing/decimal_comma.csv", Same),
     every(
@@ -417,7 +423,7 @@ const CASES: &[Case] = &[
     with(
         "listed/semicolon.csv",
         COMMA,
-        Fails(&["missing listed counts column \"unit\""]),
+        Fails(&[SEMICOLONS, "missing listed counts column \"unit\""]),
     ),
     every("listed/thousands_spaces.csv", Same),
     every(
@@ -456,7 +462,7 @@ const CASES: &[Case] = &[
     with(
         "units/semicolon.csv",
         COMMA,
-        Fails(&["missing units column \"unit\""]),
+        Fails(&[SEMICOLONS, "missing units column \"unit\""]),
     ),
     // No units known: the unit rows as without --units, no area rows.
     only(
@@ -526,7 +532,7 @@ const CASES: &[Case] = &[
     with(
         "targets/semicolon.csv",
         COMMA,
-        Fails(&["missing monthly targets column \"month\""]),
+        Fails(&[SEMICOLONS, "missing monthly targets column \"month\""]),
     ),
     every("targets/decimal_comma.csv", Same),
     every(

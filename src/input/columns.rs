@@ -435,16 +435,30 @@ impl Columns {
                 })
                 .collect();
             bail!(
-                "{source}: missing {} column {:?}{named}; also accepted: {}; found columns: {}; \
+                "{source}: missing {} column {:?}{named}; also accepted: {}; found columns: {}{}; \
                  name it with --col {}=HEADER",
                 self.schema.what,
                 spec.name,
                 aliases_of(spec.name).join(", "),
                 found.join(", "),
+                self.delimiter_hint(),
                 spec.name,
             );
         }
         Ok(())
+    }
+
+    /// A header read as one column that holds another delimiter was split
+    /// on the wrong one (`-d`, or a sniff fooled by the names).
+    fn delimiter_hint(&self) -> String {
+        let [only] = &self.headers[..] else {
+            return String::new();
+        };
+        [',', ';', '\t', '|']
+            .into_iter()
+            .find(|d| only.contains(*d))
+            .map(|d| format!(" (one column with {d:?} in it: is the delimiter right? see -d)"))
+            .unwrap_or_default()
     }
 
     /// The resolved column `name`; `name` must belong to the schema.
@@ -548,6 +562,16 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_header_split_on_the_wrong_delimiter_says_so() {
+        let err = Columns::resolve(&VISITS, headers(&["pnr;datum"]), &[], "v.csv").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("one column with ';' in it: is the delimiter right? see -d"),
+            "{text}"
+        );
     }
 
     #[test]
