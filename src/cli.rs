@@ -283,6 +283,23 @@ impl CatalogueArgs {
     }
 }
 
+/// Parses an amount in kronor (`--payment-per-listed`): `83`, `11.70`,
+/// `11,70` or `1 000`, as Swedish and English spreadsheets write it.
+pub fn parse_kronor(s: &str) -> Result<f64, String> {
+    let plain: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
+        .map(|c| if c == ',' { '.' } else { c })
+        .collect();
+    plain
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| {
+            format!("expected an amount in kronor such as 83, 11.70, 11,70 or 1 000, got {s:?}")
+        })
+}
+
 /// An error in how the tool was called (exit code 2), as opposed to bad data.
 #[derive(Debug)]
 pub struct UsageError(pub String);
@@ -588,5 +605,15 @@ mod tests {
                 .starts_with("warning: the visits rows do not add up (9 accounted for, 10 read)"),
             "{parts:?}"
         );
+    }
+
+    #[test]
+    fn kronor_in_swedish_and_english_shapes() {
+        assert_eq!(parse_kronor("11.70"), Ok(11.7));
+        assert_eq!(parse_kronor("11,70"), Ok(11.7));
+        assert_eq!(parse_kronor("1 000"), Ok(1000.0));
+        assert!(parse_kronor("-1").is_err());
+        assert!(parse_kronor("inf").is_err());
+        assert!(parse_kronor("kr").is_err());
     }
 }

@@ -451,7 +451,7 @@ impl<'a> VisitSink<'a> {
         if group >= MAX_PROFESSIONS {
             return Err(RowError::new(
                 profession.index,
-                "more than 32767 distinct professions",
+                format!("more than {MAX_PROFESSIONS} distinct professions"),
             ));
         }
         Ok(Ok(group))

@@ -430,7 +430,10 @@ impl RowSink for ListedSink {
             }
             Entry::Occupied(first) => Err(RowError::new(
                 self.unit.index,
-                format!("unit {unit:?} appears twice in the listed counts"),
+                format!(
+                    "unit {} appears twice in the listed counts",
+                    input::row::quoted_for_message(unit.as_bytes())
+                ),
             )
             .related_to(first.get().1)),
         }

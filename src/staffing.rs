@@ -65,7 +65,10 @@ impl RowSink for StaffingSink {
             }
             Entry::Occupied(first) => Err(RowError::new(
                 self.unit.index,
-                format!("unit {unit:?} appears twice in the staffing file"),
+                format!(
+                    "unit {} appears twice in the staffing file",
+                    input::row::quoted_for_message(unit.as_bytes())
+                ),
             )
             .related_to(first.get().1)),
         }

@@ -92,7 +92,10 @@ impl RowSink for UnitsSink {
         if self.units.by_unit.contains_key(&unit) {
             return Err(RowError::new(
                 self.cols[0].index,
-                format!("unit {unit:?} appears twice in the units file"),
+                format!(
+                    "unit {} appears twice in the units file",
+                    input::row::quoted_for_message(unit.as_bytes())
+                ),
             ));
         }
         self.units.insert(unit, info);

@@ -14,6 +14,7 @@ use pvkit::access::phone::{self, CALLS, CallSink, Outcome, PhoneConfig, PhoneRes
 use pvkit::catalogue::{self, Tool};
 use pvkit::cli::access::{AccessArgs, AccessCommand, AssessmentArgs, AssessmentBy, PhoneArgs};
 use pvkit::cli::{self, RowAccount, Summary, usage};
+use pvkit::input::row::name_for_message;
 use pvkit::input::{self, RejectLog, Source};
 use pvkit::intern::SharedNames;
 use pvkit::listing::ListedCounts;
@@ -171,7 +172,7 @@ fn without_listed(measures: &[Measure], listed: &ListedCounts) -> Vec<String> {
     units
         .into_iter()
         .filter(|unit| listed.get(unit).is_none())
-        .map(str::to_string)
+        .map(|unit| name_for_message(unit).to_string())
         .collect()
 }
 

@@ -15,6 +15,7 @@ use pvkit::cli::{
     self, CatalogueArgs, InputArgs, OutputArgs, PeriodArgs, RowAccount, Summary, note,
 };
 use pvkit::coverage::{self, dialogue, listed, visits};
+use pvkit::input::row::name_for_message;
 use pvkit::input::{self, ReadOptions, RejectLog, Source};
 use pvkit::listing::{LISTING, ListedCounts, Listing};
 use pvkit::output::{self, Format, Style};
@@ -231,7 +232,7 @@ fn visit_summary(
         ));
     }
     if config.ratio == visits::Ratio::VisitedShare {
-        let visited: f64 = outcome.measures.iter().map(|m| m.numerator).sum();
+        let visited = sum(outcome.measures.iter().map(|m| m.numerator));
         summary.push(format!(
             "{visited} of {} listed patients visited their unit",
             listing.patients.len()
@@ -257,7 +258,7 @@ fn named_doctor(args: NamedDoctorArgs) -> Result<()> {
     )?;
     common.summary.listing(&listing);
     let measures = listed::named_doctor_share(&listing, by_choice, &args.snapshot.label());
-    let named: f64 = measures.iter().map(|m| m.numerator).sum();
+    let named = sum(measures.iter().map(|m| m.numerator));
     common.summary.push(format!("{named} with a named doctor"));
     common.finish(measures)
 }
@@ -288,7 +289,7 @@ fn listed_per_doctor(args: DoctorsArgs) -> Result<()> {
     if !without.is_empty() {
         let units: Vec<String> = without
             .iter()
-            .map(|(unit, why)| format!("{unit} ({})", why.describe()))
+            .map(|(unit, why)| format!("{} ({})", name_for_message(unit), why.describe()))
             .collect();
         // A warning, so it is shown even with --quiet.
         note(
@@ -303,7 +304,7 @@ fn listed_per_doctor(args: DoctorsArgs) -> Result<()> {
         );
     }
     // Rounded, so that a sum of tenths does not show binary noise.
-    let fte = (staffing.doctor_fte.values().flatten().sum::<f64>() * 1000.0).round() / 1000.0;
+    let fte = (sum(staffing.doctor_fte.values().flatten().copied()) * 1000.0).round() / 1000.0;
     common.summary.push(format!(
         "listed: {} patients at {} units; staffing: {fte} doctor FTE at {} units",
         listed.total(),
@@ -389,4 +390,10 @@ fn dialogue_summary(
             outcome.no_birth_date
         ));
     }
+}
+
+/// A sum for the summary: 0 when there is nothing to add (an empty f64 sum
+/// is -0, which would read "-0 with a named doctor").
+fn sum(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, |sum, value| sum + value)
 }

@@ -9,6 +9,7 @@ use pvkit::catalogue::Tool;
 use pvkit::cli::far::{FarArgs, FarOptions, MeasureChoice};
 use pvkit::cli::{self, RowAccount, Summary, usage};
 use pvkit::far::{self, ActivitySink, Config, Outcome, Rate, Shared};
+use pvkit::input::row::name_for_message;
 use pvkit::input::{self, RejectLog, Source};
 use pvkit::listing::ListedCounts;
 use pvkit::output;
@@ -158,7 +159,7 @@ fn summarize(
         let units: Vec<String> = outcome
             .unlisted
             .iter()
-            .map(|(unit, n)| format!("{unit} ({n})"))
+            .map(|(unit, n)| format!("{} ({n})", name_for_message(unit)))
             .collect();
         summary.push(format!(
             "warning: registrations at units with no listed patients, rows without a value: {}",

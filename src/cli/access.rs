@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use super::{CatalogueArgs, InputArgs, ListedArgs, OutputArgs, PeriodArgs};
+use super::{CatalogueArgs, InputArgs, ListedArgs, OutputArgs, PeriodArgs, parse_kronor};
 use crate::access::assessment::ASSESSMENTS;
 use crate::access::phone::{CALLS, OUTCOME_WORDS, Outcome};
 use crate::listing::{LISTED, LISTING};
@@ -211,16 +211,6 @@ pub enum AssessmentBy {
 fn parse_outcome(text: &str) -> Result<Outcome, String> {
     Outcome::parse(text)
         .ok_or_else(|| format!("unknown outcome {text:?}; expected {OUTCOME_WORDS}"))
-}
-
-/// Kronor: a non-negative number, `83`, `83.00` or `83,00`.
-fn parse_kronor(text: &str) -> Result<f64, String> {
-    text.trim()
-        .replace(',', ".")
-        .parse::<f64>()
-        .ok()
-        .filter(|kr| kr.is_finite() && *kr >= 0.0)
-        .ok_or_else(|| format!("expected kronor such as 83 or 83,50, got {text:?}"))
 }
 
 const EXAMPLES: &str = "  pv-access phone --units units.csv calls.csv

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, ValueEnum};
 
-use super::{CatalogueArgs, InputArgs, ListedArgs, OutputArgs, PeriodArgs};
+use super::{CatalogueArgs, InputArgs, ListedArgs, OutputArgs, PeriodArgs, parse_kronor};
 use crate::period::Granularity;
 
 const ABOUT: &str = "FaR (DV200), qualified tobacco cessation support (DV113) and other KVÅ-coded \
@@ -136,20 +136,6 @@ impl PartChoice {
     }
 }
 
-/// Parses an amount in kronor: `11.70`, `11,70` or `1 000`.
-pub fn parse_kronor(s: &str) -> Result<f64, String> {
-    let plain: String = s
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
-        .map(|c| if c == ',' { '.' } else { c })
-        .collect();
-    plain
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .ok_or_else(|| format!("expected an amount in kronor such as 11.70 or 11,70, got {s:?}"))
-}
-
 const EXAMPLES: &str =
     "  pv-far --listed listed.csv --from 2024-01-01 --to 2024-12-31 activities.csv
       FaR per 1000 listed per unit in 2024, judged against 8 (full) and 7 (half).
@@ -193,16 +179,6 @@ pub fn command() -> clap::Command {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kronor_in_swedish_and_english_shapes() {
-        assert_eq!(parse_kronor("11.70"), Ok(11.7));
-        assert_eq!(parse_kronor("11,70"), Ok(11.7));
-        assert_eq!(parse_kronor("1 000"), Ok(1000.0));
-        assert!(parse_kronor("-1").is_err());
-        assert!(parse_kronor("inf").is_err());
-        assert!(parse_kronor("kr").is_err());
-    }
 
     #[test]
     fn the_command_is_consistent() {

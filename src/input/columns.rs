@@ -376,7 +376,39 @@ impl Columns {
             positions,
         };
         columns.check_required(overrides, source)?;
+        columns.check_ids_stay_ids(source)?;
         Ok(columns)
+    }
+
+    /// The patient ids are read as patient_id or not at all: a `--col`
+    /// that maps them onto another column would put them into unit names,
+    /// counts and messages.
+    fn check_ids_stay_ids(&self, source: &str) -> Result<()> {
+        let ids: Vec<usize> = self
+            .schema
+            .columns
+            .iter()
+            .zip(&self.positions)
+            .filter(|(spec, _)| spec.sensitive)
+            .filter_map(|(_, position)| *position)
+            .collect();
+        let named_like_ids = |position: usize| {
+            let header = fold(&self.headers[position]);
+            header == "patient_id" || aliases_of("patient_id").iter().any(|a| fold(a) == header)
+        };
+        for (spec, position) in self.schema.columns.iter().zip(&self.positions) {
+            let Some(position) = *position else { continue };
+            if !spec.sensitive && (ids.contains(&position) || named_like_ids(position)) {
+                bail!(
+                    "{source}: the column {:?} holds patient ids and cannot be read as {}; \
+                     check --col {}=HEADER",
+                    self.headers[position],
+                    spec.name,
+                    spec.name
+                );
+            }
+        }
+        Ok(())
     }
 
     fn check_required(&self, overrides: &[ColumnOverride], source: &str) -> Result<()> {
@@ -394,24 +426,39 @@ impl Columns {
                 .headers
                 .iter()
                 .map(|h| {
-                    if super::row::looks_like_personal_number(h.as_bytes()) {
-                        "(a personnummer: is the header row missing?)".to_string()
+                    if super::row::could_be_patient_id(h.as_bytes()) {
+                        "(a value that could be a patient id: is the header row missing?)"
+                            .to_string()
                     } else {
                         format!("{h:?}")
                     }
                 })
                 .collect();
             bail!(
-                "{source}: missing {} column {:?}{named}; also accepted: {}; found columns: {}; \
+                "{source}: missing {} column {:?}{named}; also accepted: {}; found columns: {}{}; \
                  name it with --col {}=HEADER",
                 self.schema.what,
                 spec.name,
                 aliases_of(spec.name).join(", "),
                 found.join(", "),
+                self.delimiter_hint(),
                 spec.name,
             );
         }
         Ok(())
+    }
+
+    /// A header read as one column that holds another delimiter was split
+    /// on the wrong one (`-d`, or a sniff fooled by the names).
+    fn delimiter_hint(&self) -> String {
+        let [only] = &self.headers[..] else {
+            return String::new();
+        };
+        [',', ';', '\t', '|']
+            .into_iter()
+            .find(|d| only.contains(*d))
+            .map(|d| format!(" (one column with {d:?} in it: is the delimiter right? see -d)"))
+            .unwrap_or_default()
     }
 
     /// The resolved column `name`; `name` must belong to the schema.
@@ -495,6 +542,36 @@ mod tests {
         assert!(text.contains("missing visits column \"date\""), "{text}");
         assert!(text.contains("\"pnr\", \"when\""), "{text}");
         assert!(text.contains("--col date=HEADER"), "{text}");
+    }
+
+    #[test]
+    fn patient_ids_are_never_read_as_another_column() {
+        for (headers, overrides) in [
+            (&["pnr", "datum", "enhet"][..], "unit=pnr"),
+            (&["id", "datum", "enhet"][..], "patient_id=id"),
+        ] {
+            let mut overrides = vec![overrides.parse::<ColumnOverride>().unwrap()];
+            if headers[0] == "id" {
+                overrides.push("unit=id".parse().unwrap());
+            }
+            let err =
+                Columns::resolve(&VISITS, self::headers(headers), &overrides, "v.csv").unwrap_err();
+            let text = format!("{err:#}");
+            assert!(
+                text.contains("holds patient ids and cannot be read as unit"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_split_on_the_wrong_delimiter_says_so() {
+        let err = Columns::resolve(&VISITS, headers(&["pnr;datum"]), &[], "v.csv").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("one column with ';' in it: is the delimiter right? see -d"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -256,7 +256,7 @@ impl OpenInput {
         };
         let mut blocks = BlockReader {
             inner: reader,
-            cr_line_ends: false,
+            cr_line_ends: None,
             carry: Vec::new(),
             eof: false,
             size,
@@ -268,6 +268,14 @@ impl OpenInput {
             .with_context(|| format!("reading {source}"))?;
         if first.starts_with(b"\xEF\xBB\xBF") {
             first.drain(..3);
+        }
+        if let Some(label) = utf16_bom(&first)
+            && options.encoding == encoding_rs::UTF_8
+        {
+            bail!(
+                "{source}: the file is UTF-16 (as Excel saves \"Unicode text\"), not UTF-8; \
+                 add --encoding {label}, or save it as CSV"
+            );
         }
 
         Self::split_header(source, first, blocks, options)
@@ -314,6 +322,15 @@ impl OpenInput {
     }
 }
 
+/// The encoding a UTF-16 byte order mark at the start names.
+fn utf16_bom(data: &[u8]) -> Option<&'static str> {
+    match data {
+        [0xFF, 0xFE, ..] => Some("utf-16le"),
+        [0xFE, 0xFF, ..] => Some("utf-16be"),
+        _ => None,
+    }
+}
+
 /// End of the first record (after its line break), honouring quotes.
 fn record_end(data: &[u8]) -> usize {
     let mut quoted = false;
@@ -342,8 +359,9 @@ fn sniff_delimiter(header: &[u8]) -> u8 {
 /// Reads blocks that end on a record boundary.
 struct BlockReader {
     inner: Box<dyn Read>,
-    /// Old Mac files end lines with a lone CR: read those as LF.
-    cr_line_ends: bool,
+    /// Old Mac files end lines with a lone CR: read those as LF. Decided
+    /// by how the header line ends, once it has been read.
+    cr_line_ends: Option<bool>,
     /// Bytes read past the last boundary, the start of the next block.
     carry: Vec<u8>,
     eof: bool,
@@ -363,16 +381,20 @@ impl BlockReader {
                 let missing = (want - buf.len()) as u64;
                 let before = buf.len();
                 let got = self.inner.by_ref().take(missing).read_to_end(buf)?;
-                if self.consumed == 0 {
-                    let start = &buf[before..];
-                    self.cr_line_ends = memchr::memchr(b'\n', start).is_none()
-                        && memchr::memchr(b'\r', start).is_some();
-                }
-                if self.cr_line_ends {
-                    cr_to_lf(&mut buf[before..]);
-                }
                 self.consumed += got as u64;
                 self.eof = (got as u64) < missing;
+                match self.cr_line_ends {
+                    Some(true) => cr_to_lf(&mut buf[before..]),
+                    Some(false) => {}
+                    None => {
+                        // Nothing is handed out before this is decided, so
+                        // all that was read is still in `buf`.
+                        self.cr_line_ends = first_line_ends_with_lone_cr(buf, self.eof);
+                        if self.cr_line_ends == Some(true) {
+                            cr_to_lf(buf);
+                        }
+                    }
+                }
             }
             if self.eof {
                 return Ok(!buf.is_empty());
@@ -385,6 +407,19 @@ impl BlockReader {
             // One record longer than the block: read more.
             want = buf.len() * 2;
         }
+    }
+}
+
+/// Whether the first line break in `data` is a CR without LF; `None` while
+/// that cannot be told yet.
+fn first_line_ends_with_lone_cr(data: &[u8], eof: bool) -> Option<bool> {
+    match memchr::memchr2(b'\n', b'\r', data) {
+        None => eof.then_some(false),
+        Some(i) if data[i] == b'\n' => Some(false),
+        Some(i) => match data.get(i + 1) {
+            Some(next) => Some(*next != b'\n'),
+            None => eof.then_some(true),
+        },
     }
 }
 
@@ -845,6 +880,26 @@ mod tests {
             high.push((p, newline))
         });
         assert_eq!(high, vec![(2, false), (5, true), (6, false), (7, true)]);
+    }
+
+    #[test]
+    fn line_ends_are_told_by_the_header_line() {
+        assert_eq!(
+            first_line_ends_with_lone_cr(b"a,b\rc,d\r", false),
+            Some(true)
+        );
+        assert_eq!(
+            first_line_ends_with_lone_cr(b"a,b\r\nc,d", false),
+            Some(false)
+        );
+        assert_eq!(
+            first_line_ends_with_lone_cr(b"a,b\nc\rd", false),
+            Some(false)
+        );
+        assert_eq!(first_line_ends_with_lone_cr(b"a,b", false), None);
+        assert_eq!(first_line_ends_with_lone_cr(b"a,b\r", false), None);
+        assert_eq!(first_line_ends_with_lone_cr(b"a,b\r", true), Some(true));
+        assert_eq!(first_line_ends_with_lone_cr(b"a,b", true), Some(false));
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl RowError {
 
     /// A value that does not parse as `what` (expected `expected`).
     pub fn invalid(col: Col, raw: &[u8], what: &str, expected: &str) -> RowError {
-        let message = if col.sensitive || looks_like_personal_number(raw) {
+        let message = if col.sensitive || could_be_patient_id(raw) {
             format!("cannot parse the value as {what} (expected {expected}; value not shown)")
         } else {
             let shown = String::from_utf8_lossy(raw.trim_ascii());
@@ -84,13 +84,41 @@ impl RowError {
     }
 }
 
-/// Whether a value holds something that could be a personnummer: a run of
-/// digits (with `-` or `+` inside) of 10 digits or more. Such values are
-/// never echoed, even from a column that should not hold them (a mis-mapped
-/// export, a file without its header row).
-pub(crate) fn looks_like_personal_number(raw: &[u8]) -> bool {
-    raw.split(|b| !(b.is_ascii_digit() || matches!(b, b'-' | b'+')))
-        .any(|run| run.iter().filter(|b| b.is_ascii_digit()).count() >= 10)
+/// Whether a value could be a patient id, and so is never shown in a
+/// message, whatever column it is in (a shifted row, a mis-mapped column or
+/// a file without its header row puts ids anywhere): a run of ten digits or
+/// more, with `-` or `+` inside (a personnummer or samordningsnummer in any
+/// of its forms), or a word that mixes letters and digits (a reserve number,
+/// a record system's own key).
+pub fn could_be_patient_id(raw: &[u8]) -> bool {
+    let personal_number = raw
+        .split(|b| !(b.is_ascii_digit() || matches!(b, b'-' | b'+')))
+        .any(|run| run.iter().filter(|b| b.is_ascii_digit()).count() >= 10);
+    personal_number
+        || String::from_utf8_lossy(raw).split_whitespace().any(|word| {
+            word.chars().any(|c| c.is_ascii_digit()) && word.chars().any(char::is_alphabetic)
+        })
+}
+
+/// What a message shows instead of a value that could be a patient id.
+pub const NOT_SHOWN: &str = "(not shown: it could be a patient id)";
+
+/// A value for a message: quoted, or [`NOT_SHOWN`].
+pub fn quoted_for_message(raw: &[u8]) -> String {
+    if could_be_patient_id(raw) {
+        NOT_SHOWN.to_string()
+    } else {
+        format!("{:?}", String::from_utf8_lossy(raw))
+    }
+}
+
+/// A name (a unit's) in a list in a message: as it is, or [`NOT_SHOWN`].
+pub fn name_for_message(name: &str) -> &str {
+    if could_be_patient_id(name.as_bytes()) {
+        NOT_SHOWN
+    } else {
+        name
+    }
 }
 
 /// The fields of a row: split directly from an unquoted line (the fast
@@ -193,7 +221,8 @@ impl<'a> Row<'a> {
 
     /// A non-negative decimal number: `.` or `,` as decimal separator,
     /// spaces (also no-break spaces) between thousands, as Swedish Excel
-    /// writes `1 234,5`.
+    /// writes `1 234,5`. Ten digits or more in a row are a patient id in
+    /// the wrong column, not a number: it would end up in sums and summaries.
     pub fn number(&self, col: Col) -> Result<f64, RowError> {
         let raw = self.required(col)?;
         parse_number(raw).ok_or_else(|| {
@@ -219,6 +248,9 @@ impl<'a> Row<'a> {
 }
 
 fn parse_number(raw: &[u8]) -> Option<f64> {
+    if could_be_patient_id(raw) {
+        return None;
+    }
     let text = std::str::from_utf8(raw).ok()?;
     let plain: String = text
         .chars()
@@ -249,6 +281,8 @@ mod tests {
         assert_eq!(parse_number(b"1,2,3"), None);
         assert_eq!(parse_number(b"inf"), None);
         assert_eq!(parse_number(b",5"), None);
+        assert_eq!(parse_number(b"201212121212"), None);
+        assert_eq!(parse_number(b"1 234 567 890"), Some(1_234_567_890.0));
     }
 
     #[test]
@@ -263,15 +297,31 @@ mod tests {
             "121212-1212",
             "1212121212",
             "x2024-19121212-1212",
+            "P-SECRET-42",
+            "Pat 12ab",
         ] {
             let error = RowError::invalid(col, raw.as_bytes(), "a date", "YYYY-MM-DD");
             assert!(!error.message.contains(raw), "{}", error.message);
         }
-        let error = RowError::invalid(col, b"2024-13-01", "a date", "YYYY-MM-DD");
-        assert!(
-            error.message.contains("\"2024-13-01\""),
-            "{}",
-            error.message
+        for shown in [
+            "2024-13-01",
+            "2024/03/01",
+            "1 000,5",
+            "vidarekopplat",
+            "VC Kumla 2",
+        ] {
+            let error = RowError::invalid(col, shown.as_bytes(), "a date", "YYYY-MM-DD");
+            assert!(
+                error.message.contains(&format!("{shown:?}")),
+                "{}",
+                error.message
+            );
+        }
+        assert_eq!(name_for_message("VC1"), NOT_SHOWN);
+        assert_eq!(
+            name_for_message("Vårdcentralen Lekeberg"),
+            "Vårdcentralen Lekeberg"
         );
+        assert_eq!(quoted_for_message(b"201212121212"), NOT_SHOWN);
     }
 }
