@@ -37,12 +37,17 @@
 # fuzz/src/lib.rs); the rest is the file. A seed from a fixture:
 #   { printf '\x00\x06'; cat testdata/access/calls.csv; } > fuzz/corpus/access_phone/calls-0006.csv
 # Findings go to fuzz/out/<TARGET>/default/{crashes,hangs}/ (ignored by git; a
-# rerun moves the previous out/<TARGET> to out/<TARGET>.prev). To triage one:
+# rerun moves the previous out/<TARGET> to out/<TARGET>.prev); a hang is a
+# test case running over 1 s. To triage one:
 #   PVKIT_FUZZ_VERBOSE=1 fuzz/target/release/<TARGET> < FILE   (prints errors)
 #   cd fuzz && cargo afl tmin -i FILE -o min.bin -- target/release/<TARGET>
+# far's hangs so far are slow, not stuck: --by month over a period of
+# centuries (a typo year such as 1024) is one row per unit and month.
 # A crash becomes a regression test: the file without its option bytes goes
 # to testdata/bad/fuzz/, its case (through the real binary: exit 0 or 1, a
-# clear message, no panic) to tests/fuzz_regressions.rs.
+# clear message, no panic) to tests/fuzz_regressions.rs (made with the first).
+# The targets write their files in a directory of this run (in /dev/shm when
+# there is one), removed at the end.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -52,7 +57,7 @@ TARGETS=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --minutes) MINUTES="$2"; shift 2 ;;
-        -h|--help) sed -n '2,45p' "$here/fuzz.sh"; exit 0 ;;
+        -h|--help) sed -n '2,50p' "$here/fuzz.sh"; exit 0 ;;
         *) TARGETS+=("$1"); shift ;;
     esac
 done
@@ -63,6 +68,11 @@ fi
 cargo afl build --release
 # No CPU binding: the machine is shared. A test case running over 1 s is a hang.
 export AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+base=/dev/shm
+[[ -d $base ]] || base="${TMPDIR:-/tmp}"
+PVKIT_FUZZ_DIR="$(mktemp -d "$base/pvkit-fuzz-run.XXXXXX")"
+export PVKIT_FUZZ_DIR
+trap 'rm -rf "$PVKIT_FUZZ_DIR"' EXIT
 mkdir -p out
 run() {
     local target="$1"

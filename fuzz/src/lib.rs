@@ -17,25 +17,45 @@ use pvkit::period::{Granularity, PeriodSpec, Window, parse_date};
 use pvkit::report::{Measure, Report, Targets};
 use pvkit::units::Units;
 
-static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+/// This fuzzer's directory for the test case file and the fixtures.
+static FILES: OnceLock<PathBuf> = OnceLock::new();
 static VERBOSE: OnceLock<bool> = OnceLock::new();
 
 /// Call first in `main`, before `afl::fuzz!` forks: tiny read blocks (so
-/// that records straddle chunk boundaries) and one scratch file name for
-/// every child of this fuzzer (children are forked with new process ids).
+/// that records straddle chunk boundaries) and one directory for the files
+/// of every child of this fuzzer (children are forked with new process
+/// ids): `pvkit-fuzz-<pid>` in `$PVKIT_FUZZ_DIR` (scripts/fuzz.sh makes one
+/// per run and removes it), else in /dev/shm or the temporary directory.
 pub fn init() {
     // SAFETY: set before any thread starts; the reader reads it once per read.
     unsafe { std::env::set_var("PVKIT_BLOCK_SIZE", "64") };
     VERBOSE.get_or_init(|| std::env::var_os("PVKIT_FUZZ_VERBOSE").is_some());
-    SCRATCH.get_or_init(|| scratch_dir().join(format!("pvkit-fuzz-{}.csv", std::process::id())));
+    FILES.get_or_init(|| {
+        let base = match std::env::var_os("PVKIT_FUZZ_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None if Path::new("/dev/shm").is_dir() => PathBuf::from("/dev/shm"),
+            None => std::env::temp_dir(),
+        };
+        let dir = base.join(format!("pvkit-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("make the fuzzer's directory");
+        dir
+    });
 }
 
-fn scratch_dir() -> PathBuf {
-    if Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
+/// Call last in `main`: removes the fuzzer's files. Reached when a target
+/// runs one test case from stdin (triage, `cargo afl tmin`); under
+/// afl-fuzz the process is killed, and scripts/fuzz.sh cleans up.
+pub fn remove_files() {
+    if let Some(dir) = FILES.get() {
+        let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+fn file(name: &str) -> PathBuf {
+    FILES
+        .get()
+        .expect("pvkit_fuzz::init() comes first")
+        .join(name)
 }
 
 /// Splits a test case into read options and file bytes.
@@ -63,19 +83,16 @@ pub fn options_and_file(data: &[u8]) -> Option<(ReadOptions, &[u8])> {
     Some((options, file))
 }
 
-/// Writes `bytes` to this fuzzer's scratch file and returns its path.
+/// Writes `bytes` to this fuzzer's test case file and returns its path.
 pub fn scratch_file(bytes: &[u8]) -> PathBuf {
-    let path = SCRATCH
-        .get()
-        .cloned()
-        .unwrap_or_else(|| scratch_dir().join(format!("pvkit-fuzz-{}.csv", std::process::id())));
-    std::fs::write(&path, bytes).expect("write the scratch file");
+    let path = file("case.csv");
+    std::fs::write(&path, bytes).expect("write the test case file");
     path
 }
 
-/// Writes a fixture once, at start-up, as `pvkit-fuzz-<pid>-<name>`.
+/// Writes a fixture once, at start-up, to this fuzzer's directory.
 pub fn fixed_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = scratch_dir().join(format!("pvkit-fuzz-{}-{name}", std::process::id()));
+    let path = file(name);
     std::fs::write(&path, bytes).expect("write a fixed side file");
     path
 }

@@ -51,4 +51,5 @@ fn main() {
         let measures = std::mem::take(&mut found.measures);
         case.report(measures, found.has_units, Some(&units), &targets);
     });
+    pvkit_fuzz::remove_files();
 }

@@ -66,4 +66,5 @@ fn main() {
         }
         case.report(measures, found.has_units, None, &targets);
     });
+    pvkit_fuzz::remove_files();
 }

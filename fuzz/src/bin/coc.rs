@@ -38,4 +38,5 @@ fn main() {
             .collect();
         let _ = continuity::finish(folded, shared);
     });
+    pvkit_fuzz::remove_files();
 }

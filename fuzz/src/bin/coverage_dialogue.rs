@@ -37,4 +37,5 @@ fn main() {
         let outcome = dialogue::finish(&shared, result.sinks);
         case.report(outcome.measures, true, Some(&units), &targets);
     });
+    pvkit_fuzz::remove_files();
 }

@@ -54,6 +54,7 @@ fn main() {
             case.report(measures, true, Some(&fixed.units), &targets);
         }
     });
+    pvkit_fuzz::remove_files();
 }
 
 fn named_doctor(case: &mut Case, by_choice: bool) -> Option<Vec<Measure>> {

@@ -59,4 +59,5 @@ fn main() {
         };
         case.report(outcome.measures, true, Some(&units), &targets);
     });
+    pvkit_fuzz::remove_files();
 }

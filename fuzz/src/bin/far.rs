@@ -56,4 +56,5 @@ fn main() {
         measures.extend(earned);
         case.report(measures, true, Some(&units), &targets);
     });
+    pvkit_fuzz::remove_files();
 }

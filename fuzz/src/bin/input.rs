@@ -63,4 +63,5 @@ fn main() {
             assert!(result.rejected as usize == rejects.len());
         }
     });
+    pvkit_fuzz::remove_files();
 }

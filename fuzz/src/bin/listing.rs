@@ -37,6 +37,7 @@ fn main() {
             ok(loaded).inspect(check);
         }
     });
+    pvkit_fuzz::remove_files();
 }
 
 /// Nothing lost: every row is kept, rejected or dropped as a repeat, every

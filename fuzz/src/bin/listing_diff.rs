@@ -57,6 +57,7 @@ fn main() {
             write(&tally, &units, config.by.is_some(), case.style());
         }
     });
+    pvkit_fuzz::remove_files();
 }
 
 fn config(case: &Case) -> Config {

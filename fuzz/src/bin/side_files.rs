@@ -75,6 +75,7 @@ fn main() {
             }
         }
     });
+    pvkit_fuzz::remove_files();
 }
 
 /// Unit rows judged against `targets`, as payments take them.
