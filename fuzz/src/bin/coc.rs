@@ -6,8 +6,7 @@ use pvkit::input::{self, Source};
 use pvkit::period::PeriodSpec;
 
 fn main() {
-    // SAFETY: set before any thread starts; the reader reads it once per read.
-    unsafe { std::env::set_var("PVKIT_BLOCK_SIZE", "64") };
+    pvkit_fuzz::init();
     let config = Config {
         period: PeriodSpec::EndingAtLatest { months: 18 },
         min_visits: 1,
@@ -32,7 +31,12 @@ fn main() {
         ) else {
             return;
         };
-        let folded = result.sinks.into_iter().map(VisitSink::into_folded).collect();
+        let folded = result
+            .sinks
+            .into_iter()
+            .map(VisitSink::into_folded)
+            .collect();
         let _ = continuity::finish(folded, shared);
     });
+    pvkit_fuzz::remove_files();
 }

@@ -38,15 +38,21 @@ impl RowSink for Touch {
 }
 
 fn make(columns: &Columns) -> anyhow::Result<Touch> {
-    let names = ["patient_id", "date", "received_at", "listed", "doctor_fte", "unit"];
+    let names = [
+        "patient_id",
+        "date",
+        "received_at",
+        "listed",
+        "doctor_fte",
+        "unit",
+    ];
     Ok(Touch {
         cols: names.map(|name| columns.col(name)),
     })
 }
 
 fn main() {
-    // SAFETY: set before any thread starts; the reader reads it once per read.
-    unsafe { std::env::set_var("PVKIT_BLOCK_SIZE", "64") };
+    pvkit_fuzz::init();
     afl::fuzz!(|data: &[u8]| {
         let Some((options, file)) = pvkit_fuzz::options_and_file(data) else {
             return;
@@ -57,4 +63,5 @@ fn main() {
             assert!(result.rejected as usize == rejects.len());
         }
     });
+    pvkit_fuzz::remove_files();
 }
