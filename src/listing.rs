@@ -408,8 +408,11 @@ impl ListedCounts {
         self.units.get(unit).copied()
     }
 
+    /// All listed patients; saturates rather than overflow on absurd counts.
     pub fn total(&self) -> u64 {
-        self.units.values().sum()
+        self.units
+            .values()
+            .fold(0u64, |sum, &n| sum.saturating_add(n))
     }
 }
 
