@@ -11,11 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-pub const PV_COC: &str = env!("CARGO_BIN_EXE_pv-coc");
-pub const PV_ACCESS: &str = env!("CARGO_BIN_EXE_pv-access");
-pub const PV_COVERAGE: &str = env!("CARGO_BIN_EXE_pv-coverage");
-pub const PV_FAR: &str = env!("CARGO_BIN_EXE_pv-far");
-pub const PV_LISTING_DIFF: &str = env!("CARGO_BIN_EXE_pv-listing-diff");
+pub use crate::common::{PV_ACCESS, PV_COC, PV_COVERAGE, PV_FAR, PV_LISTING_DIFF};
 
 /// The patient ids in the inputs: personnummer with and without century
 /// and dash, and an id of another shape (a reserve number, a record
