@@ -440,6 +440,29 @@ impl Summary {
         self.parts.extend(account.parts());
     }
 
+    /// The period the run covered, or `none` (why there is none). A period
+    /// over 10 years taken from the input's own dates is most likely a
+    /// mistyped year (1024 for 2024): it is said, with the way out.
+    pub fn period(&mut self, window: Option<Window>, none: &str) {
+        let Some(window) = window else {
+            self.push(none);
+            return;
+        };
+        self.push(format!("period {}", window.label()));
+        self.question_span(window);
+    }
+
+    /// Warns about a period of more than 10 years (see [`Summary::period`]).
+    pub fn question_span(&mut self, window: Window) {
+        let days = period::days_between(window.first, window.last);
+        if days > 3653 {
+            self.push(format!(
+                "warning: the period spans {} years; is a date mistyped? --from/--to or --as-of fix the period",
+                days / 365
+            ));
+        }
+    }
+
     /// A listing snapshot: its patients and units, and its rows.
     pub fn listing<V>(&mut self, listing: &Listing<V>) {
         self.push(format!(
@@ -604,6 +627,24 @@ mod tests {
             parts[1]
                 .starts_with("warning: the visits rows do not add up (9 accounted for, 10 read)"),
             "{parts:?}"
+        );
+    }
+
+    #[test]
+    fn a_long_period_is_questioned() {
+        let mut summary = Summary::new(Tool::Far);
+        let window = |first: Date| Window::new(first, jiff::civil::date(2024, 12, 31)).ok();
+        summary.period(window(jiff::civil::date(2015, 1, 1)), "none");
+        summary.period(window(jiff::civil::date(1024, 8, 8)), "none");
+        summary.period(None, "no rows, so no period");
+        assert_eq!(
+            summary.parts,
+            [
+                "period 2015-01-01/2024-12-31",
+                "period 1024-08-08/2024-12-31",
+                "warning: the period spans 1001 years; is a date mistyped? --from/--to or --as-of fix the period",
+                "no rows, so no period",
+            ]
         );
     }
 

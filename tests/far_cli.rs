@@ -217,6 +217,40 @@ fn monthly_annualized_factors_are_stated() {
 }
 
 #[test]
+fn a_mistyped_year_is_questioned_and_its_factors_are_not_all_listed() {
+    let dir = TempDir::new("far-typo");
+    let listed = dir.write("listed.csv", "unit,listed\nVC1,1000\n");
+    let activities = dir.write(
+        "activities.csv",
+        "patient_id,date,unit,code\nP1,1024-08-08,VC1,DV200\nP2,2024-03-01,VC1,DV200\n",
+    );
+    let run = pv_far(&[
+        "--listed",
+        &listed,
+        "--by",
+        "month",
+        "--annualize",
+        &activities,
+    ])
+    .run();
+    run.ok();
+    assert_stderr_has(
+        &run,
+        &[
+            "period 1024-08-08/2024-03-01",
+            "warning: the period spans 1000 years; is a date mistyped?",
+            "1024-08 x 366/24 = 15.2500",
+            "… 11972 more, 2024-03 x 366/1 = 366.0000",
+        ],
+    );
+    assert!(
+        run.stderr.len() < 4000,
+        "{} bytes of stderr",
+        run.stderr.len()
+    );
+}
+
+#[test]
 fn as_of_alone_ends_twelve_months_and_months_alone_end_on_the_latest_date() {
     let table = parse_csv(run_fixture(&["--as-of", "2024-06-30"]).ok());
     assert!(table.rows.iter().all(|r| r[3] == "2023-07-01/2024-06-30"));

@@ -184,10 +184,7 @@ fn summarize_phone(
     listed: Option<&ListedCounts>,
     unlisted: Option<Vec<String>>,
 ) {
-    match found.window {
-        Some(window) => summary.push(format!("period {}", window.label())),
-        None => summary.push("no calls, so no period"),
-    }
+    summary.period(found.window, "no calls, so no period");
     let in_window = &found.in_window;
     let (counted, reached) = in_window.counted(&config.counted);
     let not_counted = Outcome::ALL
@@ -304,7 +301,8 @@ fn per_limit(counts: &[u64; LIMITS.len()]) -> String {
 fn summarize_assessment(summary: &mut Summary, assessments: RowAccount, found: &AssessmentResult) {
     match (found.window, found.as_of) {
         (Some(window), Some(as_of)) => {
-            summary.push(format!("period {}, as of {as_of}", window.label()))
+            summary.push(format!("period {}, as of {as_of}", window.label()));
+            summary.question_span(window);
         }
         _ => summary.push("no contacts, so no period"),
     }

@@ -141,10 +141,7 @@ fn write_patients(outcome: &Outcome, config: &Config, style: output::Style) -> R
 }
 
 fn summarize(summary: &mut Summary, visits: RowAccount, outcome: &Outcome, config: &Config) {
-    match outcome.window {
-        Some(window) => summary.push(format!("period {}", window.label())),
-        None => summary.push("no visits, so no period"),
-    }
+    summary.period(outcome.window, "no visits, so no period");
     summary.rows(
         &visits
             .used(outcome.counted_visits)

@@ -202,10 +202,7 @@ fn visit_summary(
     visits: RowAccount,
     outcome: &visits::Outcome,
 ) {
-    match outcome.window {
-        Some(window) => summary.push(format!("period {}", window.label())),
-        None => summary.push("no visits, so no period"),
-    }
+    summary.period(outcome.window, "no visits, so no period");
     let counted = &outcome.counted;
     let visits = visits.excluded_each(outcome.excluded.iter().map(|(r, n)| (*n, r.describe())));
     // visited_share uses only the visits at the patient's own unit.

@@ -116,10 +116,10 @@ fn summarize(
         listed.units.len()
     ));
     let codes = config.rate.codes.join(", ");
-    match outcome.window {
-        Some(window) => summary.push(format!("period {}", window.label())),
-        None => summary.push("no activity rows, so no period (--from and --to give one)"),
-    }
+    summary.period(
+        outcome.window,
+        "no activity rows, so no period (--from and --to give one)",
+    );
     summary.rows(
         &activities
             .used(outcome.in_period)
@@ -140,11 +140,21 @@ fn summarize(
         ));
     }
     if !outcome.annualized.is_empty() {
-        let factors: Vec<String> = outcome
+        // A year of months is worth listing; centuries of them (a mistyped
+        // year) are not: the first and last show the rule.
+        const LISTED: usize = 24;
+        let shown = outcome.annualized.len().min(LISTED);
+        let mut factors: Vec<String> = outcome
             .annualized
             .iter()
+            .take(shown - 1)
+            .chain(outcome.annualized.last())
             .map(|(label, a)| format!("{label} x {}/{} = {:.4}", a.year_days, a.days, a.factor()))
             .collect();
+        if outcome.annualized.len() > LISTED {
+            let hidden = outcome.annualized.len() - shown;
+            factors.insert(shown - 1, format!("… {hidden} more"));
+        }
         summary.push(format!(
             "annualized (x days in the year ending on the last day / days): {}",
             factors.join(", ")
