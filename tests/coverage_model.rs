@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
-use common::{TempDir, parse_csv, pv_coverage, synth};
+use common::{Rng, TempDir, parse_csv, pv_coverage, synth};
 
 // ---------------------------------------------------------------------------
 // Calendar days
@@ -761,31 +761,6 @@ fn check_region(
 
 // ---------------------------------------------------------------------------
 // Generating regions
-
-/// SplitMix64: a small, fixed, seeded generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn percent(&mut self, p: usize) -> bool {
-        self.below(100) < p
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 const VC: [(&str, &str); 4] = [
     ("VC Askersund", "Söder"),
