@@ -391,7 +391,7 @@ impl<'a> VisitSink<'a> {
             Some(raw) => self
                 .units
                 .id_bytes(raw)
-                .map_err(|_| invalid_utf8(self.cols[2]))?,
+                .map_err(|_| RowError::not_utf8(self.cols[2]))?,
             None => self.units.id(crate::output::ALL_UNITS),
         };
         self.key.clear();
@@ -459,14 +459,7 @@ impl<'a> VisitSink<'a> {
 }
 
 fn utf8(raw: &[u8], col: Col) -> Result<&str, RowError> {
-    std::str::from_utf8(raw).map_err(|_| invalid_utf8(col))
-}
-
-fn invalid_utf8(col: Col) -> RowError {
-    RowError::new(
-        col.index,
-        "invalid UTF-8; for a Windows-1252 (Excel) export use --encoding windows-1252",
-    )
+    std::str::from_utf8(raw).map_err(|_| RowError::not_utf8(col))
 }
 
 /// What a [`VisitSink`] kept, detached from the shared state so that the
@@ -564,7 +557,7 @@ impl RowSink for VisitSink<'_> {
                         let provider = self
                             .providers
                             .id_bytes(raw)
-                            .map_err(|_| invalid_utf8(provider_col))?;
+                            .map_err(|_| RowError::not_utf8(provider_col))?;
                         let visit = Visit {
                             relation,
                             provider,

@@ -287,12 +287,10 @@ impl RowSink for ActivitySink<'_> {
         } else {
             None
         };
-        let unit = self.units.id_bytes(unit_raw).map_err(|_| {
-            RowError::new(
-                unit_col.index,
-                "invalid UTF-8; for a Windows-1252 (Excel) export use --encoding windows-1252",
-            )
-        })?;
+        let unit = self
+            .units
+            .id_bytes(unit_raw)
+            .map_err(|_| RowError::not_utf8(unit_col))?;
         self.note_date(date);
         let Some(code) = row.bytes(code_col) else {
             self.folded.without_code += 1;

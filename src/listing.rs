@@ -166,12 +166,7 @@ impl ExtraColumns {
     /// A yes/no word (ja/nej, true/false, 1/0 …), `None` for another value.
     fn flag(&mut self, raw: &[u8], col: Col) -> Result<Option<bool>, RowError> {
         self.flags.get_or_try_insert_with(raw, || {
-            let text = std::str::from_utf8(raw).map_err(|_| {
-                RowError::new(
-                    col.index,
-                    "invalid UTF-8; for Windows-1252 exports use --encoding windows-1252",
-                )
-            })?;
+            let text = std::str::from_utf8(raw).map_err(|_| RowError::not_utf8(col))?;
             Ok(values::flag(text))
         })
     }

@@ -11,7 +11,7 @@
 use anyhow::Result;
 use jiff::civil::Date;
 
-use super::{DayCounts, Tally, invalid_utf8, no_groups};
+use super::{DayCounts, Tally, no_groups};
 use crate::catalogue;
 use crate::input::{Col, ColumnSpec, Columns, Row, RowError, RowSink, Schema, values};
 use crate::intern::{Memo, NameCache, Names, SharedNames};
@@ -193,7 +193,7 @@ impl<'a> AssessmentSink<'a> {
             Some(raw) => self
                 .professions
                 .id_bytes(raw)
-                .map_err(|_| invalid_utf8(col)),
+                .map_err(|_| RowError::not_utf8(col)),
         }
     }
 

@@ -178,14 +178,7 @@ fn unit_id(units: &mut NameCache<'_>, row: &Row<'_>, col: Col) -> Result<u32, Ro
     }
     units
         .id_bytes(row.required(col)?)
-        .map_err(|_| invalid_utf8(col))
-}
-
-fn invalid_utf8(col: Col) -> RowError {
-    RowError::new(
-        col.index,
-        "invalid UTF-8; for a Windows-1252 (Excel) export use --encoding windows-1252",
-    )
+        .map_err(|_| RowError::not_utf8(col))
 }
 
 #[cfg(test)]

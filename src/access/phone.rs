@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use jiff::civil::Date;
 
-use super::{DayCounts, Tally, invalid_utf8, no_groups};
+use super::{DayCounts, Tally, no_groups};
 use crate::catalogue::{self, Indicator};
 use crate::input::{Col, ColumnSpec, Columns, Row, RowError, RowSink, Schema, values};
 use crate::intern::{Memo, NameCache, Names, SharedNames};
@@ -168,7 +168,7 @@ impl<'a> CallSink<'a> {
         let col = self.cols[2];
         let raw = row.required(col)?;
         self.outcomes.get_or_try_insert_with(raw, || {
-            let text = std::str::from_utf8(raw).map_err(|_| invalid_utf8(col))?;
+            let text = std::str::from_utf8(raw).map_err(|_| RowError::not_utf8(col))?;
             Outcome::parse(text)
                 .ok_or_else(|| RowError::invalid(col, raw, "a call outcome", OUTCOME_WORDS))
         })

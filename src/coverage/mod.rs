@@ -53,12 +53,7 @@ impl Chosen {
 }
 
 pub(crate) fn utf8(raw: &[u8], col: Col) -> Result<&str, RowError> {
-    std::str::from_utf8(raw).map_err(|_| {
-        RowError::new(
-            col.index,
-            "invalid UTF-8; for a Windows-1252 (Excel) export use --encoding windows-1252",
-        )
-    })
+    std::str::from_utf8(raw).map_err(|_| RowError::not_utf8(col))
 }
 
 /// Canonical values of a list given on the command line.

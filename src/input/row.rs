@@ -65,7 +65,7 @@ impl RowError {
     pub fn not_utf8(col: Col) -> RowError {
         RowError::new(
             col.index,
-            "invalid UTF-8; for Windows-1252 exports use --encoding windows-1252",
+            "invalid UTF-8; for a Windows-1252 (Excel) export use --encoding windows-1252",
         )
     }
 
