@@ -718,35 +718,83 @@ impl<S: RowSink> Worker<S> {
 
 /// Calls `found(position, is_newline)` for every delimiter and line break
 /// in `data`, in order, and once more at the end for a last line without a
-/// line break. Eight bytes at a time: a byte equal to the delimiter or to
-/// `\n` is a zero byte of `word ^ pattern`, and the mask below marks exactly
-/// the zero bytes.
+/// line break. Sixty-four bytes at a time: [`block_masks`] marks the
+/// separators of a block in two bit masks, and the set bits are visited in
+/// order. The last partial block is padded with a byte that is neither.
 fn separators(data: &[u8], delimiter: u8, mut found: impl FnMut(usize, bool)) {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let zero_bytes = |v: u64| !(((v & LOW) + LOW) | v | LOW);
-    let delimiters = u64::from_ne_bytes([delimiter; 8]);
-    let newlines = u64::from_ne_bytes([b'\n'; 8]);
-    let mut words = data.chunks_exact(8);
+    let mut blocks = data.chunks_exact(64);
     let mut base = 0;
-    for word in words.by_ref() {
-        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        let newline_mask = zero_bytes(word ^ newlines);
-        let mut mask = zero_bytes(word ^ delimiters) | newline_mask;
+    let mut visit = |block: &[u8; 64], base: usize| {
+        let (delimiters, newlines) = block_masks(block, delimiter);
+        let mut mask = delimiters | newlines;
         while mask != 0 {
             let bit = mask.trailing_zeros();
-            found(base + (bit / 8) as usize, newline_mask & (1 << bit) != 0);
+            found(base + bit as usize, newlines & (1 << bit) != 0);
             mask &= mask - 1;
         }
-        base += 8;
+    };
+    for block in blocks.by_ref() {
+        visit(block.try_into().expect("64 bytes"), base);
+        base += 64;
     }
-    for (i, &byte) in words.remainder().iter().enumerate() {
-        if byte == b'\n' || byte == delimiter {
-            found(base + i, byte == b'\n');
-        }
+    let rest = blocks.remainder();
+    if !rest.is_empty() {
+        let padding = if delimiter == 0 { 1 } else { 0 };
+        let mut last = [padding; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        visit(&last, base);
     }
     if data.last().is_some_and(|&b| b != b'\n') {
         found(data.len(), true);
     }
+}
+
+/// Bit `i` of the first mask is set where `block[i]` is the delimiter, of
+/// the second where it is a line break. SSE2 is part of every x86-64 CPU.
+#[cfg(target_arch = "x86_64")]
+fn block_masks(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    // SAFETY: SSE2 is part of the x86-64 baseline, so the intrinsics are
+    // always available; each load reads one 16-byte part of `block`
+    // (unaligned loads are allowed).
+    unsafe {
+        let delimiters = _mm_set1_epi8(delimiter as i8);
+        let newlines = _mm_set1_epi8(b'\n' as i8);
+        let (mut found_delimiters, mut found_newlines) = (0u64, 0u64);
+        for (i, part) in block.chunks_exact(16).enumerate() {
+            let bytes = _mm_loadu_si128(part.as_ptr().cast());
+            let bits =
+                |pattern| u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, pattern)) as u16);
+            found_delimiters |= bits(delimiters) << (16 * i);
+            found_newlines |= bits(newlines) << (16 * i);
+        }
+        (found_delimiters, found_newlines)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn block_masks(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
+    block_masks_by_words(block, delimiter)
+}
+
+/// The same masks a word at a time, for other CPUs: a byte equal to the
+/// pattern is a zero byte of `word ^ pattern`, and `zero_bytes` marks
+/// exactly the zero bytes.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn block_masks_by_words(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let zero_bytes = |v: u64| !(((v & LOW) + LOW) | v | LOW);
+    // One bit per byte: the top bit of each byte, gathered.
+    let gather = |v: u64| (v >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    let delimiters = u64::from_ne_bytes([delimiter; 8]);
+    let newlines = u64::from_ne_bytes([b'\n'; 8]);
+    let (mut found_delimiters, mut found_newlines) = (0u64, 0u64);
+    for (i, word) in block.chunks_exact(8).enumerate() {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        found_delimiters |= gather(zero_bytes(word ^ delimiters)) << (8 * i);
+        found_newlines |= gather(zero_bytes(word ^ newlines)) << (8 * i);
+    }
+    (found_delimiters, found_newlines)
 }
 
 enum Handled {
@@ -880,6 +928,53 @@ mod tests {
             high.push((p, newline))
         });
         assert_eq!(high, vec![(2, false), (5, true), (6, false), (7, true)]);
+    }
+
+    #[test]
+    fn separators_match_a_byte_by_byte_scan_across_blocks() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let alphabet = b",;\n\0ab\xc3\xa5\r ";
+        for length in [0, 1, 63, 64, 65, 127, 128, 129, 300, 1000] {
+            for delimiter in [b',', b';', 0] {
+                let data: Vec<u8> = (0..length)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        alphabet[(state >> 33) as usize % alphabet.len()]
+                    })
+                    .collect();
+                let mut seen = Vec::new();
+                separators(&data, delimiter, |p, newline| seen.push((p, newline)));
+                let mut expected: Vec<(usize, bool)> = data
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == delimiter || **b == b'\n')
+                    .map(|(p, b)| (p, *b == b'\n'))
+                    .collect();
+                if data.last().is_some_and(|&b| b != b'\n') {
+                    expected.push((data.len(), true));
+                }
+                assert_eq!(seen, expected, "length {length}, delimiter {delimiter}");
+            }
+        }
+    }
+
+    #[test]
+    fn both_mask_implementations_agree() {
+        let mut block = [0u8; 64];
+        for round in 0..2000u64 {
+            for (i, byte) in block.iter_mut().enumerate() {
+                let x = (round * 131 + i as u64 * 7919).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                *byte = [b',', b'\n', b';', 0x80, 0xff, b'a', 0, b'\r'][(x >> 61) as usize];
+            }
+            for delimiter in [b',', b';', 0] {
+                assert_eq!(
+                    block_masks(&block, delimiter),
+                    block_masks_by_words(&block, delimiter)
+                );
+            }
+        }
     }
 
     #[test]
