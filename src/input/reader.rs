@@ -583,18 +583,11 @@ impl<S: RowSink> Worker<S> {
         let data = &chunk.data[..];
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
-        let (mut start, mut line_no, mut rows, mut stopped) = (0usize, 0u32, 0u64, false);
-        let mut newlines = 0u64;
-        separators(data, chunk.delimiter, |position, is_newline| {
-            if is_newline && position < data.len() {
-                newlines += 1;
-            }
-            if stopped {
-                return;
-            }
+        let (mut start, mut line_no, mut rows) = (0usize, 0u32, 0u64);
+        let newlines = separators(data, chunk.delimiter, |position, is_newline| {
             if !is_newline {
                 ends.push((position - start) as u32);
-                return;
+                return true;
             }
             line_no += 1;
             let mut line = &data[start..position];
@@ -604,18 +597,20 @@ impl<S: RowSink> Worker<S> {
             }
             ends.push(line.len() as u32);
             let fields = Fields::Split { line, ends: &ends };
-            match self.handle(
+            let handled = self.handle(
                 fields,
                 Locator::new(chunk.seq, line_no),
                 line,
                 shared,
                 check_rows,
-            ) {
+            );
+            ends.clear();
+            match handled {
                 Handled::Row => rows += 1,
                 Handled::Blank => {}
-                Handled::Stop => stopped = true,
+                Handled::Stop => return false,
             }
-            ends.clear();
+            true
         });
         self.ends = ends;
         (rows, newlines)
@@ -718,21 +713,28 @@ impl<S: RowSink> Worker<S> {
 
 /// Calls `found(position, is_newline)` for every delimiter and line break
 /// in `data`, in order, and once more at the end for a last line without a
-/// line break. Sixty-four bytes at a time: [`block_masks`] marks the
-/// separators of a block in two bit masks, and the set bits are visited in
-/// order. The last partial block is padded with a byte that is neither.
-fn separators(data: &[u8], delimiter: u8, mut found: impl FnMut(usize, bool)) {
-    let mut blocks = data.chunks_exact(64);
-    let mut base = 0;
+/// line break, until `found` returns false; returns the number of line
+/// breaks in all of `data`. Sixty-four bytes at a time: [`block_masks`]
+/// marks the separators of a block in two bit masks, and the set bits are
+/// visited in order. The last partial block is padded with a byte that is
+/// neither.
+fn separators(data: &[u8], delimiter: u8, mut found: impl FnMut(usize, bool) -> bool) -> u64 {
+    let (mut line_breaks, mut going) = (0u64, true);
     let mut visit = |block: &[u8; 64], base: usize| {
         let (delimiters, newlines) = block_masks(block, delimiter);
-        let mut mask = delimiters | newlines;
+        line_breaks += u64::from(newlines.count_ones());
+        let mut mask = if going { delimiters | newlines } else { 0 };
         while mask != 0 {
             let bit = mask.trailing_zeros();
-            found(base + bit as usize, newlines & (1 << bit) != 0);
+            if !found(base + bit as usize, newlines & (1 << bit) != 0) {
+                going = false;
+                return;
+            }
             mask &= mask - 1;
         }
     };
+    let mut blocks = data.chunks_exact(64);
+    let mut base = 0;
     for block in blocks.by_ref() {
         visit(block.try_into().expect("64 bytes"), base);
         base += 64;
@@ -744,9 +746,10 @@ fn separators(data: &[u8], delimiter: u8, mut found: impl FnMut(usize, bool)) {
         last[..rest.len()].copy_from_slice(rest);
         visit(&last, base);
     }
-    if data.last().is_some_and(|&b| b != b'\n') {
+    if going && data.last().is_some_and(|&b| b != b'\n') {
         found(data.len(), true);
     }
+    line_breaks
 }
 
 /// Bit `i` of the first mask is set where `block[i]` is the delimiter, of
@@ -914,7 +917,10 @@ mod tests {
     fn separators_are_found_in_order() {
         let data = b"ab,c\n,,xyz\r\nlast,line";
         let mut seen = Vec::new();
-        separators(data, b',', |p, newline| seen.push((p, newline)));
+        separators(data, b',', |p, newline| {
+            seen.push((p, newline));
+            true
+        });
         let expected: Vec<(usize, bool)> = data
             .iter()
             .enumerate()
@@ -925,7 +931,8 @@ mod tests {
         assert_eq!(seen, expected);
         let mut high = Vec::new();
         separators("å;ö\n;".as_bytes(), b';', |p, newline| {
-            high.push((p, newline))
+            high.push((p, newline));
+            true
         });
         assert_eq!(high, vec![(2, false), (5, true), (6, false), (7, true)]);
     }
@@ -945,7 +952,19 @@ mod tests {
                     })
                     .collect();
                 let mut seen = Vec::new();
-                separators(&data, delimiter, |p, newline| seen.push((p, newline)));
+                let count = separators(&data, delimiter, |p, newline| {
+                    seen.push((p, newline));
+                    true
+                });
+                let line_breaks = data.iter().filter(|b| **b == b'\n').count() as u64;
+                assert_eq!(count, line_breaks);
+                let mut first = Vec::new();
+                let stopped = separators(&data, delimiter, |p, newline| {
+                    first.push((p, newline));
+                    first.len() < 3
+                });
+                assert_eq!(stopped, line_breaks);
+                assert_eq!(first[..], seen[..seen.len().min(3)]);
                 let mut expected: Vec<(usize, bool)> = data
                     .iter()
                     .enumerate()
