@@ -351,6 +351,11 @@ impl SlotKey {
         SlotKey(bytes)
     }
 
+    /// Whether the key is stored in the slot itself (not in an arena).
+    pub(crate) fn is_inline(&self) -> bool {
+        self.0[15] != LONG
+    }
+
     pub(crate) fn bytes<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
         if self.0[15] == LONG {
             let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")) as usize;

@@ -20,6 +20,7 @@ pub struct PendingKeys<V> {
     arena: Vec<u8>,
 }
 
+#[derive(Clone, Copy)]
 struct Pending<V> {
     hash: u64,
     key: SlotKey,
@@ -63,6 +64,60 @@ impl<V> PendingKeys<V> {
     }
 }
 
+/// Entries per bucket [`PendingKeys::sort_by`] aims at: small enough for
+/// the full comparison to run in cache, large enough that the bucket
+/// counts stay small.
+const BUCKET_TARGET: usize = 32;
+
+impl<V: Copy + Send + Sync> PendingKeys<V> {
+    /// Sorts the entries by `compare`, which orders by hash first. A
+    /// counting pass groups them by the top bits of their hash into small
+    /// buckets in hash order, and only the buckets are sorted by the full
+    /// comparison, in parallel: far fewer comparisons and moves than
+    /// sorting the whole part, and no second copy is kept.
+    fn sort_by(&mut self, compare: impl Fn(&Pending<V>, &[u8], &Pending<V>) -> Ordering + Sync) {
+        let arena = &self.arena;
+        let bits = (self.entries.len() / BUCKET_TARGET)
+            .checked_ilog2()
+            .unwrap_or(0)
+            .min(24);
+        if bits == 0 {
+            self.entries.sort_unstable_by(|a, b| compare(a, arena, b));
+            return;
+        }
+        let bucket = |entry: &Pending<V>| (entry.hash >> (64 - bits)) as usize;
+        let mut starts = vec![0usize; (1 << bits) + 1];
+        for entry in &self.entries {
+            starts[bucket(entry) + 1] += 1;
+        }
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
+        let mut next = starts.clone();
+        let mut order = vec![0u32; self.entries.len()];
+        for (i, entry) in self.entries.iter().enumerate() {
+            let slot = &mut next[bucket(entry)];
+            order[*slot] = i as u32;
+            *slot += 1;
+        }
+        drop(next);
+        let gathered: Vec<Pending<V>> = order.iter().map(|&i| self.entries[i as usize]).collect();
+        drop(order);
+        self.entries = gathered;
+        let mut buckets = Vec::with_capacity(starts.len() - 1);
+        let mut rest = &mut self.entries[..];
+        for bounds in starts.windows(2) {
+            let (bucket, tail) = rest.split_at_mut(bounds[1] - bounds[0]);
+            buckets.push(bucket);
+            rest = tail;
+        }
+        buckets
+            .into_par_iter()
+            .with_min_len(1024)
+            .for_each(|bucket| bucket.sort_unstable_by(|a, b| compare(a, arena, b)));
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 struct Slot<W> {
     /// 0 for an empty slot.
@@ -87,7 +142,7 @@ impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
     /// pending value into the stored one. Each part is sorted on its own
     /// thread and the parts are merged straight into the slots, so no
     /// combined copy is ever made.
-    pub fn build<V: Send + Sync>(
+    pub fn build<V: Copy + Send + Sync>(
         mut parts: Vec<PendingKeys<V>>,
         order: impl Fn(&V, &V) -> Ordering + Sync,
         mut duplicate: impl FnMut(&V, &V),
@@ -99,26 +154,12 @@ impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
                 .then_with(|| a.key.bytes(a_arena).cmp(b.key.bytes(b_arena)))
                 .then_with(|| order(&a.value, &b.value))
         };
-        if let [single] = &mut parts[..] {
-            let arena = &single.arena;
-            single
-                .entries
-                .par_sort_unstable_by(|a, b| compare(a, arena, b, arena));
-        } else {
-            parts.par_iter_mut().for_each(|part| {
-                let arena = &part.arena;
-                part.entries
-                    .sort_unstable_by(|a, b| compare(a, arena, b, arena));
-            });
-        }
+        parts
+            .par_iter_mut()
+            .for_each(|part| part.sort_by(|a, arena, b| compare(a, arena, b, arena)));
         let total: usize = parts.iter().map(PendingKeys::len).sum();
         let spread = (total as u64 * 5 / 4).max(1);
-        let mut builder = Builder {
-            slots: Vec::with_capacity(spread as usize + 64),
-            arena: Vec::new(),
-            spread,
-            len: 0,
-        };
+        let mut builder = Builder::new(spread);
         let mut heads = vec![0usize; parts.len()];
         let mut last: Option<(usize, usize)> = None;
         loop {
@@ -151,7 +192,7 @@ impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
                 }
             }
             last = Some((p, heads[p] - 1));
-            builder.place(entry.hash, entry.key.bytes(arena), keep(&entry.value));
+            builder.place(entry.hash, entry.key, arena, keep(&entry.value));
         }
         builder.finish()
     }
@@ -160,28 +201,57 @@ impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
 /// Lays sorted entries into slots.
 struct Builder<W> {
     slots: Vec<Slot<W>>,
+    /// The first slot not yet taken by an entry.
+    next_free: usize,
     arena: Vec<u8>,
     spread: u64,
     len: usize,
 }
 
-impl<W: Copy + Default> Builder<W> {
-    fn place(&mut self, hash: u64, key: &[u8], value: W) {
-        let position = ideal(hash, self.spread).max(self.slots.len());
-        self.slots.resize(position, Slot::default());
-        let key = SlotKey::inline(key).unwrap_or_else(|| {
+impl<W: Copy + Default + Send + Sync> Builder<W> {
+    /// Empty slots made up front on every thread: first writes to fresh
+    /// memory cost a page fault each, and this way they happen in parallel.
+    fn new(spread: u64) -> Builder<W> {
+        let slots = (0..spread as usize + 64)
+            .into_par_iter()
+            .map(|_| Slot::default())
+            .collect();
+        Builder {
+            slots,
+            next_free: 0,
+            arena: Vec::new(),
+            spread,
+            len: 0,
+        }
+    }
+
+    /// Places the next entry in hash order; an inline key is copied as it
+    /// is, a long one moves into the index's arena.
+    fn place(&mut self, hash: u64, key: SlotKey, key_arena: &[u8], value: W) {
+        let position = ideal(hash, self.spread).max(self.next_free);
+        let key = if key.is_inline() {
+            key
+        } else {
+            let bytes = key.bytes(key_arena);
             let offset = self.arena.len();
-            self.arena.extend_from_slice(key);
-            SlotKey::long(offset, key.len())
-        });
-        self.slots.push(Slot { hash, key, value });
+            self.arena.extend_from_slice(bytes);
+            SlotKey::long(offset, bytes.len())
+        };
+        let slot = Slot { hash, key, value };
+        match self.slots.get_mut(position) {
+            Some(free) => *free = slot,
+            None => {
+                self.slots.resize(position, Slot::default());
+                self.slots.push(slot);
+            }
+        }
+        self.next_free = position + 1;
         self.len += 1;
     }
 
     fn finish(mut self) -> KeyIndex<W> {
-        if (self.slots.len() as u64) < self.spread {
-            self.slots.resize(self.spread as usize, Slot::default());
-        }
+        self.slots
+            .truncate(self.next_free.max(self.spread as usize));
         KeyIndex {
             slots: self.slots,
             arena: self.arena,
@@ -337,6 +407,92 @@ mod tests {
                 a.get(key.as_bytes()).unwrap().0,
                 b.get(key.as_bytes()).unwrap().0
             );
+        }
+    }
+
+    /// Per slot its key and value, if taken.
+    type Slots = Vec<Option<(Vec<u8>, u32)>>;
+
+    /// The index as defined: all entries sorted by (hash, key, value), the
+    /// first of equal keys kept, each placed at its ideal slot or the next
+    /// free one after the previous entry.
+    fn reference(keys: &[(Vec<u8>, u32)]) -> (Slots, Vec<(u32, u32)>) {
+        let mut entries: Vec<(u64, &[u8], u32)> = keys
+            .iter()
+            .map(|(key, value)| (key_hash(key), &key[..], *value))
+            .collect();
+        entries.sort();
+        let spread = (keys.len() as u64 * 5 / 4).max(1);
+        let mut slots: Slots = Vec::new();
+        let mut dups = Vec::new();
+        let mut last: Option<(u64, &[u8], u32)> = None;
+        for (hash, key, value) in entries {
+            if let Some((h, k, kept)) = last
+                && h == hash
+                && k == key
+            {
+                dups.push((kept, value));
+                continue;
+            }
+            last = Some((hash, key, value));
+            let position = ideal(hash, spread).max(slots.len());
+            slots.resize(position, None);
+            slots.push(Some((key.to_vec(), value)));
+        }
+        slots.resize(slots.len().max(spread as usize), None);
+        (slots, dups)
+    }
+
+    #[test]
+    fn builds_the_same_index_as_the_definition() {
+        let mut state = 7u64;
+        let mut next = move |bound: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        };
+        for (count, parts) in [
+            (0, 1),
+            (5, 2),
+            (100, 3),
+            (3000, 1),
+            (20_000, 2),
+            (50_000, 3),
+        ] {
+            let keys: Vec<(Vec<u8>, u32)> = (0..count)
+                .map(|i| {
+                    let patient = next(count as u64 * 3 / 4 + 1);
+                    let key = if patient % 97 == 0 {
+                        format!("a long identifier number {patient}").into_bytes()
+                    } else {
+                        format!("19{patient:010}").into_bytes()
+                    };
+                    (key, i as u32)
+                })
+                .collect();
+            let mut pending: Vec<PendingKeys<u32>> =
+                (0..parts).map(|_| PendingKeys::default()).collect();
+            for (key, value) in &keys {
+                pending[next(parts as u64) as usize].push(key, *value);
+            }
+            let mut dups = Vec::new();
+            let index = KeyIndex::build(
+                pending,
+                |a: &u32, b: &u32| a.cmp(b),
+                |kept, dropped| dups.push((*kept, *dropped)),
+                |v| *v,
+            );
+            let (slots, expected_dups) = reference(&keys);
+            let built: Slots = index
+                .slots
+                .iter()
+                .map(|slot| {
+                    (slot.hash != 0).then(|| (slot.key.bytes(&index.arena).to_vec(), slot.value))
+                })
+                .collect();
+            assert_eq!(built, slots, "{count} keys in {parts} parts");
+            assert_eq!(dups, expected_dups);
         }
     }
 
