@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::catalogue::{self, Indicator};
 use crate::exact::ExactSum;
 use crate::input::{Col, ColumnSpec, Columns, Locator, Row, RowError, RowSink, Schema, values};
-use crate::intern::{FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames};
+use crate::intern::{FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames, prefetch};
 use crate::keyindex::key_hash;
 use crate::listing::Listing;
 use crate::period::{PeriodSpec, Window};
@@ -870,7 +870,16 @@ fn group_by_relation(
         .par_iter()
         .map(|range| {
             let mut counts = vec![0u32; range.len()];
-            kept.each_in(range, |relation, _| counts[relation - range.start] += 1);
+            let mut late = Lookahead::new();
+            kept.each_in(range, |relation, visit| {
+                prefetch(&counts[relation - range.start]);
+                if let Some((relation, _)) = late.push((relation, *visit)) {
+                    counts[relation - range.start] += 1;
+                }
+            });
+            for (relation, _) in late.drain() {
+                counts[relation - range.start] += 1;
+            }
             counts
         })
         .collect();
@@ -898,7 +907,7 @@ fn group_by_relation(
     parts.into_par_iter().for_each(|(range, part)| {
         let base = starts[range.start];
         let mut next: Vec<u32> = starts[range.clone()].iter().map(|&s| s - base).collect();
-        kept.each_in(&range, |relation, visit| {
+        let place = |next: &mut [u32], part: &mut [Slim], relation: usize, visit: &Visit| {
             let slot = &mut next[relation - range.start];
             part[*slot as usize] = Slim {
                 date: visit.date,
@@ -906,9 +915,57 @@ fn group_by_relation(
                 provider_rank: provider_ranks[visit.provider as usize],
             };
             *slot += 1;
+        };
+        let mut late = Lookahead::new();
+        kept.each_in(&range, |relation, visit| {
+            prefetch(&next[relation - range.start]);
+            if let Some((relation, visit)) = late.push((relation, *visit)) {
+                place(&mut next, part, relation, &visit);
+            }
         });
+        for (relation, visit) in late.drain() {
+            place(&mut next, part, relation, &visit);
+        }
     });
     Grouped { starts, slims }
+}
+
+/// How many visits the grouping passes look ahead: each visit's counter is
+/// prefetched when it arrives and used this many visits later, so the
+/// cache misses of consecutive patients overlap.
+const LOOKAHEAD: usize = 16;
+
+/// A fixed ring that hands items back [`LOOKAHEAD`] pushes late.
+struct Lookahead<T> {
+    ring: [Option<T>; LOOKAHEAD],
+    next: usize,
+}
+
+impl<T: Copy> Lookahead<T> {
+    fn new() -> Lookahead<T> {
+        Lookahead {
+            ring: [None; LOOKAHEAD],
+            next: 0,
+        }
+    }
+
+    /// Stores `item` and returns the one pushed [`LOOKAHEAD`] pushes ago.
+    fn push(&mut self, item: T) -> Option<T> {
+        let late = self.ring[self.next].replace(item);
+        self.next = (self.next + 1) % LOOKAHEAD;
+        late
+    }
+
+    /// The items still held, oldest first.
+    fn drain(self) -> impl Iterator<Item = T> {
+        let next = self.next;
+        self.ring
+            .into_iter()
+            .cycle()
+            .skip(next)
+            .take(LOOKAHEAD)
+            .flatten()
+    }
 }
 
 /// The recorded visits that stay: inside the window, first of their visit_id.
@@ -1090,6 +1147,24 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 5e-5
+    }
+
+    #[test]
+    fn lookahead_hands_items_back_late_and_in_order() {
+        for count in [
+            0,
+            1,
+            LOOKAHEAD - 1,
+            LOOKAHEAD,
+            LOOKAHEAD + 1,
+            3 * LOOKAHEAD + 5,
+        ] {
+            let mut late = Lookahead::new();
+            let mut out: Vec<usize> = (0..count).filter_map(|i| late.push(i)).collect();
+            assert_eq!(out.len(), count.saturating_sub(LOOKAHEAD));
+            out.extend(late.drain());
+            assert_eq!(out, (0..count).collect::<Vec<_>>());
+        }
     }
 
     #[test]
