@@ -40,6 +40,9 @@ fn ymd(year: u32, month: u32, day: u32) -> Option<Date> {
 /// Parses `YYYY-MM-DD` or `YYYYMMDD`, ignoring surrounding spaces.
 pub fn parse_date(raw: &[u8]) -> Option<Date> {
     let s = raw.trim_ascii();
+    if let Ok(dashed) = <&[u8; 10]>::try_from(s) {
+        return parse_dashed(dashed);
+    }
     match s.len() {
         10 if s[4] == b'-' && s[7] == b'-' => ymd(
             digits::<4>(&s[0..4])?,
@@ -55,11 +58,31 @@ pub fn parse_date(raw: &[u8]) -> Option<Date> {
     }
 }
 
+/// `YYYY-MM-DD`, the shape nearly every export uses, read once per input
+/// row: all ten bytes are checked together, without early exits.
+fn parse_dashed(s: &[u8; 10]) -> Option<Date> {
+    let digit = |i: usize| s[i].wrapping_sub(b'0');
+    let all_digits = [0, 1, 2, 3, 5, 6, 8, 9]
+        .iter()
+        .fold(true, |ok, &i| ok & (digit(i) < 10));
+    if !(all_digits & (s[4] == b'-') & (s[7] == b'-')) {
+        return None;
+    }
+    let number = |i: usize, n: usize| (i..i + n).fold(0i16, |v, j| v * 10 + i16::from(digit(j)));
+    Date::new(number(0, 4), number(5, 2) as i8, number(8, 2) as i8).ok()
+}
+
 /// Parses a date or a timestamp `YYYY-MM-DD[ T]HH:MM[:SS]` (a trailing
 /// fraction or zone suffix after the seconds is ignored).
 pub fn parse_moment(raw: &[u8]) -> Option<Moment> {
     let s = raw.trim_ascii();
-    if s.len() <= 10 {
+    if let Ok(dashed) = <&[u8; 10]>::try_from(s) {
+        return parse_dashed(dashed).map(|date| Moment {
+            date,
+            second_of_day: None,
+        });
+    }
+    if s.len() < 10 {
         return parse_date(s).map(|date| Moment {
             date,
             second_of_day: None,
@@ -240,6 +263,38 @@ pub fn day_number(date: Date) -> i32 {
 mod tests {
     use super::*;
     use jiff::civil::date;
+
+    #[test]
+    fn dashed_dates_read_like_compact_ones() {
+        // The compact YYYYMMDD path is the reference for the dashed fast path.
+        let mut texts: Vec<String> = Vec::new();
+        for year in [
+            "0000", "1899", "1900", "2000", "2023", "2024", "9999", "20a4", " 202",
+        ] {
+            for month in ["00", "01", "02", "09", "12", "13", "1-", "x1"] {
+                for day in ["00", "01", "28", "29", "30", "31", "32", "0/", "3:"] {
+                    texts.push(format!("{year}-{month}-{day}"));
+                }
+            }
+        }
+        for text in &texts {
+            let compact: String = text.chars().filter(|c| *c != '-').collect();
+            let expected = if compact.len() == 8 {
+                parse_date(compact.as_bytes())
+            } else {
+                None
+            };
+            assert_eq!(parse_date(text.as_bytes()), expected, "{text}");
+            assert_eq!(
+                parse_moment(text.as_bytes()).map(|m| m.date),
+                expected,
+                "{text}"
+            );
+        }
+        for wrong in ["2024/01/01", "2024-01/01", "2024_01-01", "+2024-1-01"] {
+            assert_eq!(parse_date(wrong.as_bytes()), None, "{wrong}");
+        }
+    }
 
     #[test]
     fn parses_the_accepted_date_shapes() {
