@@ -870,16 +870,12 @@ fn group_by_relation(
         .par_iter()
         .map(|range| {
             let mut counts = vec![0u32; range.len()];
-            let mut late = Lookahead::new();
-            kept.each_in(range, |relation, visit| {
-                prefetch(&counts[relation - range.start]);
-                if let Some((relation, _)) = late.push((relation, *visit)) {
-                    counts[relation - range.start] += 1;
-                }
-            });
-            for (relation, _) in late.drain() {
-                counts[relation - range.start] += 1;
-            }
+            kept.each_in_late(
+                range,
+                &mut counts,
+                |counts, relation| prefetch(&counts[relation - range.start]),
+                |counts, relation, _| counts[relation - range.start] += 1,
+            );
             counts
         })
         .collect();
@@ -906,33 +902,26 @@ fn group_by_relation(
     }
     parts.into_par_iter().for_each(|(range, part)| {
         let base = starts[range.start];
-        let mut next: Vec<u32> = starts[range.clone()].iter().map(|&s| s - base).collect();
-        let place = |next: &mut [u32], part: &mut [Slim], relation: usize, visit: &Visit| {
-            let slot = &mut next[relation - range.start];
-            part[*slot as usize] = Slim {
-                date: visit.date,
-                group_time: visit.group_time,
-                provider_rank: provider_ranks[visit.provider as usize],
-            };
-            *slot += 1;
-        };
-        let mut late = Lookahead::new();
-        kept.each_in(&range, |relation, visit| {
-            prefetch(&next[relation - range.start]);
-            if let Some((relation, visit)) = late.push((relation, *visit)) {
-                place(&mut next, part, relation, &visit);
-            }
-        });
-        for (relation, visit) in late.drain() {
-            place(&mut next, part, relation, &visit);
-        }
+        let next: Vec<u32> = starts[range.clone()].iter().map(|&s| s - base).collect();
+        kept.each_in_late(
+            &range,
+            &mut (next, part),
+            |(next, _), relation| prefetch(&next[relation - range.start]),
+            |(next, part), relation, visit| {
+                let slot = &mut next[relation - range.start];
+                part[*slot as usize] = Slim {
+                    date: visit.date,
+                    group_time: visit.group_time,
+                    provider_rank: provider_ranks[visit.provider as usize],
+                };
+                *slot += 1;
+            },
+        );
     });
     Grouped { starts, slims }
 }
 
-/// How many visits the grouping passes look ahead: each visit's counter is
-/// prefetched when it arrives and used this many visits later, so the
-/// cache misses of consecutive patients overlap.
+/// How many visits [`Kept::each_in_late`] looks ahead.
 const LOOKAHEAD: usize = 16;
 
 /// A fixed ring that hands items back [`LOOKAHEAD`] pushes late.
@@ -989,6 +978,29 @@ impl<D: Fn(&Visit) -> u32> Kept<'_, D> {
                     each(relation, visit);
                 }
             }
+        }
+    }
+
+    /// Like [`Kept::each_in`] with state, but each visit is first shown to
+    /// `ahead` (to prefetch what `each` will touch) and reaches `each`
+    /// [`LOOKAHEAD`] visits later: the cache misses of consecutive
+    /// patients, whose counters lie far apart, then overlap.
+    fn each_in_late<S>(
+        &self,
+        range: &std::ops::Range<usize>,
+        state: &mut S,
+        ahead: impl Fn(&S, usize),
+        mut each: impl FnMut(&mut S, usize, &Visit),
+    ) {
+        let mut late = Lookahead::new();
+        self.each_in(range, |relation, visit| {
+            ahead(state, relation);
+            if let Some((relation, visit)) = late.push((relation, *visit)) {
+                each(state, relation, &visit);
+            }
+        });
+        for (relation, visit) in late.drain() {
+            each(state, relation, &visit);
         }
     }
 }

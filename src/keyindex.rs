@@ -74,7 +74,8 @@ impl<V: Copy + Send + Sync> PendingKeys<V> {
     /// counting pass groups them by the top bits of their hash into small
     /// buckets in hash order, and only the buckets are sorted by the full
     /// comparison, in parallel: far fewer comparisons and moves than
-    /// sorting the whole part, and no second copy is kept.
+    /// sorting the whole part. The entries are gathered into bucket order
+    /// in a new vector, which replaces the old one.
     fn sort_by(&mut self, compare: impl Fn(&Pending<V>, &[u8], &Pending<V>) -> Ordering + Sync) {
         let arena = &self.arena;
         let bits = (self.entries.len() / BUCKET_TARGET)
@@ -139,9 +140,9 @@ impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
     /// Builds the index from the keys each reader thread gathered. Equal
     /// keys are ordered by `order` on their values; the first is kept and
     /// `duplicate(kept, dropped)` sees each other one. `keep` turns a
-    /// pending value into the stored one. Each part is sorted on its own
-    /// thread and the parts are merged straight into the slots, so no
-    /// combined copy is ever made.
+    /// pending value into the stored one. Each part is sorted by hash
+    /// bucket ([`PendingKeys::sort_by`]) and the parts are merged straight
+    /// into the slots, so no combined copy is ever made.
     pub fn build<V: Copy + Send + Sync>(
         mut parts: Vec<PendingKeys<V>>,
         order: impl Fn(&V, &V) -> Ordering + Sync,
