@@ -14,6 +14,7 @@ use jiff::civil::Date;
 use rayon::prelude::*;
 
 use crate::catalogue::{self, Indicator};
+use crate::dayfolds::DayFolds;
 use crate::exact::ExactSum;
 use crate::input::{Col, ColumnSpec, Columns, Locator, Row, RowError, RowSink, Schema, values};
 use crate::intern::{FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames, prefetch};
@@ -153,6 +154,17 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 8] = [
+        Reason::OutsideWindow,
+        Reason::ContactType,
+        Reason::NoProfession,
+        Reason::Profession,
+        Reason::NotListed,
+        Reason::OtherUnit,
+        Reason::EmptyProvider,
+        Reason::DuplicateVisitId,
+    ];
+
     pub fn describe(self) -> &'static str {
         match self {
             Reason::OutsideWindow => "outside the period",
@@ -243,7 +255,7 @@ pub struct VisitSink<'a> {
     outside: u64,
     /// Excluded rows by reason and date: a row excluded for another reason
     /// counts as outside the period once the period is known.
-    excluded: HashMap<(Reason, Date), u64>,
+    excluded: DayFolds<u64>,
     rows_with_visit_id: u64,
 }
 
@@ -279,7 +291,7 @@ impl<'a> VisitSink<'a> {
             latest: None,
             floor: None,
             outside: 0,
-            excluded: HashMap::new(),
+            excluded: DayFolds::new(Reason::ALL.len()),
             rows_with_visit_id: 0,
         })
     }
@@ -327,7 +339,7 @@ impl<'a> VisitSink<'a> {
     }
 
     fn exclude(&mut self, reason: Reason, date: Date) {
-        *self.excluded.entry((reason, date)).or_default() += 1;
+        *self.excluded.at(reason as u32, date) += 1;
     }
 
     /// Looks the waiting visits up in the listing: all slots (and the
@@ -469,7 +481,7 @@ pub struct Folded {
     visit_rows: Vec<Option<(KeyId, Locator)>>,
     latest: Option<Date>,
     outside: u64,
-    excluded: HashMap<(Reason, Date), u64>,
+    excluded: DayFolds<u64>,
     rows_with_visit_id: u64,
     has_units: bool,
     has_professions: bool,
@@ -695,14 +707,14 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
     let mut excluded: BTreeMap<Reason, u64> = BTreeMap::new();
     for sink in &sinks {
         *excluded.entry(Reason::OutsideWindow).or_default() += sink.outside;
-        for (&(reason, date), &n) in &sink.excluded {
+        sink.excluded.each(|reason, date, &n| {
             let reason = if window.contains(date) {
-                reason
+                Reason::ALL[reason as usize]
             } else {
                 Reason::OutsideWindow
             };
             *excluded.entry(reason).or_default() += n;
-        }
+        });
     }
     let is_dense = matches!(population, Population::Listed(_));
     let dense = |v: &Visit| {

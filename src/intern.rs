@@ -164,11 +164,15 @@ impl<T> Default for Memo<T> {
 /// registers from overlapping loads. Copying a short value into a buffer
 /// and reading the buffer back as words stalls on store forwarding, which
 /// was the largest cost of a memo lookup.
-#[inline]
+#[inline(always)]
 pub(crate) fn padded_words(bytes: &[u8]) -> [u64; 2] {
     let n = bytes.len();
     let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    let half = |at: usize| u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")));
+    let half = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            bytes[at..at + 4].try_into().expect("4 bytes"),
+        ))
+    };
     match n {
         0 => [0, 0],
         1..=3 => {
@@ -184,15 +188,16 @@ pub(crate) fn padded_words(bytes: &[u8]) -> [u64; 2] {
 
 /// The inline key of a value shorter than 32 bytes: its bytes zero-padded,
 /// with the length in the top byte of the last word.
-#[inline]
+#[inline(always)]
 fn short_key(raw: &[u8]) -> Option<[u64; 4]> {
     let n = raw.len();
-    (n < 32).then(|| {
-        let (head, tail) = raw.split_at(n.min(16));
-        let [a, b] = padded_words(head);
-        let [c, d] = padded_words(tail);
-        [a, b, c, d | ((n as u64) << 56)]
-    })
+    if n >= 32 {
+        return None;
+    }
+    let (head, tail) = raw.split_at(n.min(16));
+    let [a, b] = padded_words(head);
+    let [c, d] = padded_words(tail);
+    Some([a, b, c, d | ((n as u64) << 56)])
 }
 
 /// A cheap mix of the key's four words, to index the cache.
@@ -659,7 +664,10 @@ mod tests {
                 key[flipped] = b'1';
                 assert!(seen.insert(short_key(&key).unwrap(), key.clone()).is_none());
                 let inline = SlotKey::inline(&key);
-                assert_eq!(inline.map(|k| k.bytes(&[]).to_vec()), (n <= INLINE).then_some(key));
+                assert_eq!(
+                    inline.map(|k| k.bytes(&[]).to_vec()),
+                    (n <= INLINE).then_some(key)
+                );
             }
         }
         assert!(short_key(&[0; 32]).is_none());

@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod continuity;
 pub mod coverage;
+pub mod dayfolds;
 pub mod exact;
 pub mod far;
 pub mod input;

@@ -12,11 +12,11 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::Result;
-use hashbrown::HashMap;
 use jiff::civil::Date;
 
 use super::{Chosen, Excluded, packed_date, utf8};
 use crate::catalogue;
+use crate::dayfolds::DayFolds;
 use crate::input::{Col, ColumnSpec, Columns, Row, RowError, RowSink, Schema, values};
 use crate::intern::Memo;
 use crate::keyindex::key_hash;
@@ -168,22 +168,23 @@ impl Tally {
 /// period and a plain vector serves, which the hot loop prefers.
 struct Folds<V> {
     by_key: Vec<V>,
-    by_key_day: HashMap<(u32, Date), V>,
+    by_key_day: DayFolds<V>,
     per_day: bool,
 }
 
-impl<V: Default> Folds<V> {
-    fn new(period: PeriodSpec) -> Folds<V> {
+impl<V: Default + Clone + PartialEq> Folds<V> {
+    /// Folds for keys below `width` (others are kept too, less compactly).
+    fn new(period: PeriodSpec, width: usize) -> Folds<V> {
         Folds {
             by_key: Vec::new(),
-            by_key_day: HashMap::new(),
+            by_key_day: DayFolds::new(width),
             per_day: matches!(period, PeriodSpec::EndingAtLatest { .. }),
         }
     }
 
     fn at(&mut self, key: u32, date: Date) -> &mut V {
         if self.per_day {
-            return self.by_key_day.entry((key, date)).or_default();
+            return self.by_key_day.at(key, date);
         }
         let i = key as usize;
         if i >= self.by_key.len() {
@@ -197,9 +198,8 @@ impl<V: Default> Folds<V> {
         for (key, value) in self.by_key.iter().enumerate() {
             each(key as u32, value, true);
         }
-        for (&(key, date), value) in &self.by_key_day {
-            each(key, value, window.contains(date));
-        }
+        self.by_key_day
+            .each(|key, date, value| each(key, value, window.contains(date)));
     }
 }
 
@@ -271,11 +271,11 @@ impl<'a> VisitSink<'a> {
             contact_types: Chosen::new(values::contact_type),
             batch: Vec::with_capacity(BATCH),
             batch_keys: Vec::new(),
-            tallies: Folds::new(config.period),
+            tallies: Folds::new(config.period, shared.listing.units.len()),
             earliest: None,
             latest: None,
             outside: 0,
-            excluded: Folds::new(config.period),
+            excluded: Folds::new(config.period, Reason::ALL.len()),
         })
     }
 

@@ -557,15 +557,11 @@ impl<S: RowSink> Worker<S> {
         if shared.stopped_before(chunk.seq) {
             return;
         }
-        // Rare damage is looked for once per chunk, and row by row only in
-        // a chunk that has it.
-        let check_rows =
-            std::str::from_utf8(&chunk.data).is_err() || memchr::memchr(0, &chunk.data).is_some();
         let (rows, newlines) = if chunk.quoted {
-            let rows = self.parse_quoted(chunk, shared, check_rows);
+            let rows = self.parse_quoted(chunk, shared, is_damaged(&chunk.data));
             (rows, memchr_iter(b'\n', &chunk.data).count() as u64)
         } else {
-            self.split_plain(chunk, shared, check_rows)
+            self.split_plain(chunk, shared)
         };
         self.sink.flush();
         self.reports.push(ChunkReport {
@@ -579,39 +575,51 @@ impl<S: RowSink> Worker<S> {
     /// Separators are found eight bytes at a time ([`separators`]); fields
     /// are too close together for a vectorised search to pay off. Returns
     /// the rows and the line breaks seen.
-    fn split_plain(&mut self, chunk: &Chunk, shared: &Shared, check_rows: bool) -> (u64, u64) {
+    /// Splits a chunk without quotes. Rare damage (NUL bytes, text that is
+    /// not UTF-8) needs bytes that are not plain ASCII; at the first row
+    /// that has such bytes the whole chunk is checked once, and rows are
+    /// checked one by one only in a chunk that has damage.
+    fn split_plain(&mut self, chunk: &Chunk, shared: &Shared) -> (u64, u64) {
         let data = &chunk.data[..];
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
         let (mut start, mut line_no, mut rows) = (0usize, 0u32, 0u64);
-        let newlines = separators(data, chunk.delimiter, |position, is_newline| {
-            if !is_newline {
-                ends.push((position - start) as u32);
-                return true;
-            }
-            line_no += 1;
-            let mut line = &data[start..position];
-            start = position + 1;
-            if let [rest @ .., b'\r'] = line {
-                line = rest;
-            }
-            ends.push(line.len() as u32);
-            let fields = Fields::Split { line, ends: &ends };
-            let handled = self.handle(
-                fields,
-                Locator::new(chunk.seq, line_no),
-                line,
-                shared,
-                check_rows,
-            );
-            ends.clear();
-            match handled {
-                Handled::Row => rows += 1,
-                Handled::Blank => {}
-                Handled::Stop => return false,
-            }
-            true
-        });
+        let mut damaged: Option<bool> = None;
+        let newlines = separators(
+            data,
+            chunk.delimiter,
+            |position, is_newline, unusual_end| {
+                if !is_newline {
+                    ends.push((position - start) as u32);
+                    return true;
+                }
+                line_no += 1;
+                let line_start = start;
+                let mut line = &data[start..position];
+                start = position + 1;
+                if let [rest @ .., b'\r'] = line {
+                    line = rest;
+                }
+                ends.push(line.len() as u32);
+                let fields = Fields::Split { line, ends: &ends };
+                let check_row =
+                    unusual_end > line_start && *damaged.get_or_insert_with(|| is_damaged(data));
+                let handled = self.handle(
+                    fields,
+                    Locator::new(chunk.seq, line_no),
+                    line,
+                    shared,
+                    check_row,
+                );
+                ends.clear();
+                match handled {
+                    Handled::Row => rows += 1,
+                    Handled::Blank => {}
+                    Handled::Stop => return false,
+                }
+                true
+            },
+        );
         self.ends = ends;
         (rows, newlines)
     }
@@ -711,22 +719,39 @@ impl<S: RowSink> Worker<S> {
     }
 }
 
-/// Calls `found(position, is_newline)` for every delimiter and line break
-/// in `data`, in order, and once more at the end for a last line without a
-/// line break, until `found` returns false; returns the number of line
-/// breaks in all of `data`. Sixty-four bytes at a time: [`block_masks`]
-/// marks the separators of a block in two bit masks, and the set bits are
-/// visited in order. The last partial block is padded with a byte that is
-/// neither.
-fn separators(data: &[u8], delimiter: u8, mut found: impl FnMut(usize, bool) -> bool) -> u64 {
-    let (mut line_breaks, mut going) = (0u64, true);
-    let mut visit = |block: &[u8; 64], base: usize| {
-        let (delimiters, newlines) = block_masks(block, delimiter);
-        line_breaks += u64::from(newlines.count_ones());
-        let mut mask = if going { delimiters | newlines } else { 0 };
+/// Calls `found(position, is_newline, unusual_end)` for every delimiter
+/// and line break in `data`, in order, and once more at the end for a last
+/// line without a line break, until `found` returns false; returns the
+/// number of line breaks in all of `data`. `unusual_end` is where the last
+/// 64-byte block with a byte that is not plain ASCII (see [`Masks`]) ends,
+/// 0 before there is one: a line starting at or after it is plain ASCII.
+/// Sixty-four bytes at a time: [`block_masks`] marks the separators of a
+/// block in bit masks, and the set bits are visited in order. The last
+/// partial block is padded with a byte that is neither.
+fn separators(
+    data: &[u8],
+    delimiter: u8,
+    mut found: impl FnMut(usize, bool, usize) -> bool,
+) -> u64 {
+    let (mut line_breaks, mut going, mut unusual_end) = (0u64, true, 0usize);
+    let mut visit = |block: &[u8; 64], base: usize, valid: u64| {
+        let masks = block_masks(block, delimiter);
+        line_breaks += u64::from(masks.newlines.count_ones());
+        if masks.unusual & valid != 0 {
+            unusual_end = base + 64;
+        }
+        let mut mask = if going {
+            masks.delimiters | masks.newlines
+        } else {
+            0
+        };
         while mask != 0 {
             let bit = mask.trailing_zeros();
-            if !found(base + bit as usize, newlines & (1 << bit) != 0) {
+            if !found(
+                base + bit as usize,
+                masks.newlines & (1 << bit) != 0,
+                unusual_end,
+            ) {
                 going = false;
                 return;
             }
@@ -736,7 +761,7 @@ fn separators(data: &[u8], delimiter: u8, mut found: impl FnMut(usize, bool) -> 
     let mut blocks = data.chunks_exact(64);
     let mut base = 0;
     for block in blocks.by_ref() {
-        visit(block.try_into().expect("64 bytes"), base);
+        visit(block.try_into().expect("64 bytes"), base, u64::MAX);
         base += 64;
     }
     let rest = blocks.remainder();
@@ -744,39 +769,56 @@ fn separators(data: &[u8], delimiter: u8, mut found: impl FnMut(usize, bool) -> 
         let padding = if delimiter == 0 { 1 } else { 0 };
         let mut last = [padding; 64];
         last[..rest.len()].copy_from_slice(rest);
-        visit(&last, base);
+        visit(&last, base, (1u64 << rest.len()) - 1);
     }
     if going && data.last().is_some_and(|&b| b != b'\n') {
-        found(data.len(), true);
+        found(data.len(), true, unusual_end);
     }
     line_breaks
 }
 
-/// Bit `i` of the first mask is set where `block[i]` is the delimiter, of
-/// the second where it is a line break. SSE2 is part of every x86-64 CPU.
+/// Where the separators of a 64-byte block are: bit `i` of a mask stands
+/// for `block[i]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Masks {
+    delimiters: u64,
+    newlines: u64,
+    /// Bytes that are not plain ASCII text: NUL, or the high bit set (UTF-8
+    /// beyond ASCII, or damage). Rows without any need no UTF-8 check.
+    unusual: u64,
+}
+
+/// The masks of a block, with SSE2, part of every x86-64 CPU.
 #[cfg(target_arch = "x86_64")]
-fn block_masks(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
-    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+fn block_masks(block: &[u8; 64], delimiter: u8) -> Masks {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8, _mm_setzero_si128,
+    };
     // SAFETY: SSE2 is part of the x86-64 baseline, so the intrinsics are
     // always available; each load reads one 16-byte part of `block`
     // (unaligned loads are allowed).
     unsafe {
         let delimiters = _mm_set1_epi8(delimiter as i8);
         let newlines = _mm_set1_epi8(b'\n' as i8);
-        let (mut found_delimiters, mut found_newlines) = (0u64, 0u64);
+        let zero = _mm_setzero_si128();
+        let mut masks = Masks {
+            delimiters: 0,
+            newlines: 0,
+            unusual: 0,
+        };
         for (i, part) in block.chunks_exact(16).enumerate() {
             let bytes = _mm_loadu_si128(part.as_ptr().cast());
-            let bits =
-                |pattern| u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, pattern)) as u16);
-            found_delimiters |= bits(delimiters) << (16 * i);
-            found_newlines |= bits(newlines) << (16 * i);
+            let bits = |found| u64::from(_mm_movemask_epi8(found) as u16) << (16 * i);
+            masks.delimiters |= bits(_mm_cmpeq_epi8(bytes, delimiters));
+            masks.newlines |= bits(_mm_cmpeq_epi8(bytes, newlines));
+            masks.unusual |= bits(bytes) | bits(_mm_cmpeq_epi8(bytes, zero));
         }
-        (found_delimiters, found_newlines)
+        masks
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn block_masks(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
+fn block_masks(block: &[u8; 64], delimiter: u8) -> Masks {
     block_masks_by_words(block, delimiter)
 }
 
@@ -784,20 +826,31 @@ fn block_masks(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
 /// pattern is a zero byte of `word ^ pattern`, and `zero_bytes` marks
 /// exactly the zero bytes.
 #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
-fn block_masks_by_words(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
+fn block_masks_by_words(block: &[u8; 64], delimiter: u8) -> Masks {
     const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let zero_bytes = |v: u64| !(((v & LOW) + LOW) | v | LOW);
     // One bit per byte: the top bit of each byte, gathered.
-    let gather = |v: u64| (v >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    let gather =
+        |v: u64| (v >> 7 & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080) >> 56;
     let delimiters = u64::from_ne_bytes([delimiter; 8]);
     let newlines = u64::from_ne_bytes([b'\n'; 8]);
-    let (mut found_delimiters, mut found_newlines) = (0u64, 0u64);
+    let mut masks = Masks {
+        delimiters: 0,
+        newlines: 0,
+        unusual: 0,
+    };
     for (i, word) in block.chunks_exact(8).enumerate() {
         let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        found_delimiters |= gather(zero_bytes(word ^ delimiters)) << (8 * i);
-        found_newlines |= gather(zero_bytes(word ^ newlines)) << (8 * i);
+        masks.delimiters |= gather(zero_bytes(word ^ delimiters)) << (8 * i);
+        masks.newlines |= gather(zero_bytes(word ^ newlines)) << (8 * i);
+        masks.unusual |= gather(zero_bytes(word) | word) << (8 * i);
     }
-    (found_delimiters, found_newlines)
+    masks
+}
+
+/// Whether `data` has a NUL byte or is not UTF-8.
+fn is_damaged(data: &[u8]) -> bool {
+    std::str::from_utf8(data).is_err() || memchr::memchr(0, data).is_some()
 }
 
 enum Handled {
@@ -917,7 +970,7 @@ mod tests {
     fn separators_are_found_in_order() {
         let data = b"ab,c\n,,xyz\r\nlast,line";
         let mut seen = Vec::new();
-        separators(data, b',', |p, newline| {
+        separators(data, b',', |p, newline, _| {
             seen.push((p, newline));
             true
         });
@@ -930,7 +983,7 @@ mod tests {
             .collect();
         assert_eq!(seen, expected);
         let mut high = Vec::new();
-        separators("å;ö\n;".as_bytes(), b';', |p, newline| {
+        separators("å;ö\n;".as_bytes(), b';', |p, newline, _| {
             high.push((p, newline));
             true
         });
@@ -952,14 +1005,21 @@ mod tests {
                     })
                     .collect();
                 let mut seen = Vec::new();
-                let count = separators(&data, delimiter, |p, newline| {
+                let mut line_start = 0;
+                let count = separators(&data, delimiter, |p, newline, unusual_end| {
                     seen.push((p, newline));
+                    if newline {
+                        // A line with a NUL or a byte above 0x7f is flagged.
+                        let plain = data[line_start..p].iter().all(|&b| b != 0 && b < 0x80);
+                        assert!(plain || unusual_end > line_start, "line at {line_start}");
+                        line_start = p + 1;
+                    }
                     true
                 });
                 let line_breaks = data.iter().filter(|b| **b == b'\n').count() as u64;
                 assert_eq!(count, line_breaks);
                 let mut first = Vec::new();
-                let stopped = separators(&data, delimiter, |p, newline| {
+                let stopped = separators(&data, delimiter, |p, newline, _| {
                     first.push((p, newline));
                     first.len() < 3
                 });

@@ -1,0 +1,187 @@
+//! Counts per small key (a reason, a unit id) and day, for rows whose
+//! period is only known once every row has been read (`--months` ending at
+//! the latest date): each day may still fall in or out of it.
+//!
+//! Hot loops fold millions of rows into these, so the days a run actually
+//! has (a few years at most) sit in one dense vector indexed by day and
+//! key; a date far from them (a typo like 1024-05-01) goes to a map, so a
+//! bad row costs a map entry, not memory for every day in between.
+
+use hashbrown::HashMap;
+use jiff::civil::Date;
+
+/// Most days the dense part spans (about forty years).
+const MAX_DENSE_DAYS: i64 = 40 * 366;
+
+pub struct DayFolds<V> {
+    /// Keys per day in the dense part; larger keys go to the map.
+    width: usize,
+    /// The first day of the dense part, as a day number and a date.
+    first: Option<(i64, Date)>,
+    dense: Vec<V>,
+    sparse: HashMap<(u32, Date), V>,
+}
+
+impl<V: Default + Clone + PartialEq> DayFolds<V> {
+    /// Folds for keys below `width` (others are kept too, less compactly).
+    pub fn new(width: usize) -> DayFolds<V> {
+        DayFolds {
+            width: width.max(1),
+            first: None,
+            dense: Vec::new(),
+            sparse: HashMap::new(),
+        }
+    }
+
+    /// The fold of `key` on `date`.
+    #[inline]
+    pub fn at(&mut self, key: u32, date: Date) -> &mut V {
+        let day = day_number(date);
+        match self.first {
+            Some((first, _)) if day >= first && (key as usize) < self.width => {
+                let index = (day - first) as usize * self.width + key as usize;
+                if index < self.dense.len() {
+                    return &mut self.dense[index];
+                }
+                self.slow(key, date, day)
+            }
+            _ => self.slow(key, date, day),
+        }
+    }
+
+    /// Grows the dense part to cover `day` when that keeps it within
+    /// [`MAX_DENSE_DAYS`], or else uses the map.
+    #[cold]
+    fn slow(&mut self, key: u32, date: Date, day: i64) -> &mut V {
+        if (key as usize) >= self.width {
+            return self.sparse.entry((key, date)).or_default();
+        }
+        let (first, first_date) = *self.first.get_or_insert((day, date));
+        let days = (self.dense.len() / self.width) as i64;
+        if day < first {
+            // Room for as many days again before, so a run that meets its
+            // dates in falling order re-lays the vector only a few times.
+            let new_first = (first - days.max(first - day)).max(first + days - MAX_DENSE_DAYS);
+            if day < new_first {
+                return self.sparse.entry((key, date)).or_default();
+            }
+            let added = (first - new_first) as usize * self.width;
+            let mut dense = vec![V::default(); added];
+            dense.append(&mut self.dense);
+            self.dense = dense;
+            self.first = Some((new_first, date_after(first_date, new_first - first)));
+        } else if day - first >= MAX_DENSE_DAYS {
+            return self.sparse.entry((key, date)).or_default();
+        } else {
+            let wanted = (day - first + 1).max(days * 2).min(MAX_DENSE_DAYS) as usize;
+            self.dense.resize(wanted * self.width, V::default());
+        }
+        let (first, _) = self.first.expect("set above");
+        &mut self.dense[(day - first) as usize * self.width + key as usize]
+    }
+
+    /// Every fold that differs from the default, with its key and day.
+    pub fn each(&self, mut each: impl FnMut(u32, Date, &V)) {
+        let empty = V::default();
+        if let Some((_, first_date)) = self.first {
+            for (day, row) in self.dense.chunks(self.width).enumerate() {
+                if row.iter().all(|value| *value == empty) {
+                    continue;
+                }
+                let date = date_after(first_date, day as i64);
+                for (key, value) in row.iter().enumerate() {
+                    if *value != empty {
+                        each(key as u32, date, value);
+                    }
+                }
+            }
+        }
+        for (&(key, date), value) in &self.sparse {
+            if *value != empty {
+                each(key, date, value);
+            }
+        }
+    }
+}
+
+fn date_after(date: Date, days: i64) -> Date {
+    date.checked_add(jiff::Span::new().days(days))
+        .expect("dense days lie between dates that were read")
+}
+
+/// Days since 1970-01-01 (the proleptic Gregorian count), computed from
+/// the year, month and day without a table.
+pub fn day_number(date: Date) -> i64 {
+    let (month, day) = (i64::from(date.month()), i64::from(date.day()));
+    let year = i64::from(date.year()) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn day_numbers_count_days_across_leap_years_and_eras() {
+        assert_eq!(day_number(date(1970, 1, 1)), 0);
+        assert_eq!(
+            day_number(date(2000, 3, 1)) - day_number(date(2000, 2, 28)),
+            2
+        );
+        assert_eq!(
+            day_number(date(1900, 3, 1)) - day_number(date(1900, 2, 28)),
+            1
+        );
+        let epoch = date(1970, 1, 1);
+        for day in [
+            date(-9999, 1, 1),
+            date(1, 1, 1),
+            date(1600, 2, 29),
+            date(9999, 12, 31),
+        ] {
+            assert_eq!(
+                day_number(day),
+                i64::from(epoch.until(day).unwrap().get_days())
+            );
+        }
+        let mut previous = day_number(date(1599, 12, 31));
+        let mut day = date(1600, 1, 1);
+        while day < date(2401, 1, 1) {
+            let number = day_number(day);
+            assert_eq!(number, previous + 1, "{day}");
+            previous = number;
+            day = day.tomorrow().unwrap();
+        }
+    }
+
+    #[test]
+    fn folds_match_a_map_whatever_order_dates_come_in() {
+        let dates = [
+            date(2024, 6, 1),
+            date(2024, 5, 31),
+            date(2023, 1, 1),
+            date(2025, 12, 31),
+            date(1024, 5, 1),
+            date(9999, 12, 31),
+            date(2024, 6, 1),
+            date(2020, 2, 29),
+        ];
+        let mut folds = DayFolds::<u64>::new(3);
+        let mut expected: HashMap<(u32, Date), u64> = HashMap::new();
+        for (i, &day) in dates.iter().cycle().take(50).enumerate() {
+            let key = (i % 4) as u32;
+            *folds.at(key, day) += i as u64;
+            *expected.entry((key, day)).or_default() += i as u64;
+        }
+        let mut got: HashMap<(u32, Date), u64> = HashMap::new();
+        folds.each(|key, day, &n| assert!(got.insert((key, day), n).is_none()));
+        expected.retain(|_, n| *n > 0);
+        assert_eq!(got, expected);
+        assert!(folds.dense.len() / folds.width <= MAX_DENSE_DAYS as usize);
+    }
+}
