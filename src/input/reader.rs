@@ -261,6 +261,7 @@ impl OpenInput {
             eof: false,
             size,
             consumed: 0,
+            quoted: true,
         };
         let mut first = Vec::new();
         blocks
@@ -367,6 +368,9 @@ struct BlockReader {
     eof: bool,
     size: Option<u64>,
     consumed: u64,
+    /// Whether the last block may have a `"` (false only when it surely
+    /// has none), found while looking for its last record boundary.
+    quoted: bool,
 }
 
 impl BlockReader {
@@ -397,11 +401,14 @@ impl BlockReader {
                 }
             }
             if self.eof {
+                self.quoted = memchr::memchr(b'"', buf).is_some();
                 return Ok(!buf.is_empty());
             }
-            if let Some(cut) = last_record_boundary(buf) {
+            let (boundary, quoted) = last_record_boundary(buf);
+            if let Some(cut) = boundary {
                 self.carry.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
+                self.quoted = quoted;
                 return Ok(true);
             }
             // One record longer than the block: read more.
@@ -429,10 +436,11 @@ fn cr_to_lf(bytes: &mut [u8]) {
     }
 }
 
-/// Position just after the last line break that is outside quotes.
-fn last_record_boundary(data: &[u8]) -> Option<usize> {
+/// Position just after the last line break that is outside quotes, and
+/// whether `data` has a quote.
+fn last_record_boundary(data: &[u8]) -> (Option<usize>, bool) {
     if memchr::memchr(b'"', data).is_none() {
-        return memrchr(b'\n', data).map(|p| p + 1);
+        return (memrchr(b'\n', data).map(|p| p + 1), false);
     }
     let mut quoted = false;
     let mut last = None;
@@ -443,7 +451,7 @@ fn last_record_boundary(data: &[u8]) -> Option<usize> {
             _ => {}
         }
     }
-    last
+    (last, true)
 }
 
 /// Walks the inputs and hands out chunks.
@@ -475,6 +483,8 @@ impl Feeder<'_> {
             };
             self.header_lines.push(open.header_lines);
             let mut data = std::mem::take(&mut open.rest);
+            // The first block lost its header: look at what is left of it.
+            let mut known_quoted = None;
             loop {
                 if shared.stop_at.load(Ordering::Relaxed) != u32::MAX {
                     return Ok(());
@@ -482,7 +492,9 @@ impl Feeder<'_> {
                 if !data.is_empty() {
                     let seq = u32::try_from(self.places.chunks.len()).context("input too large")?;
                     self.places.chunks.push((index, 0));
-                    let quoted = memchr::memchr(b'"', &data).is_some();
+                    let quoted = known_quoted
+                        .take()
+                        .unwrap_or_else(|| memchr::memchr(b'"', &data).is_some());
                     let chunk = Chunk {
                         seq,
                         data,
@@ -496,6 +508,7 @@ impl Feeder<'_> {
                     .blocks
                     .next_block(&mut data, self.block_size)
                     .with_context(|| format!("reading {source}"))?;
+                known_quoted = Some(open.blocks.quoted);
                 self.progress
                     .advance(index, open.blocks.consumed, open.blocks.size);
                 if !more {
@@ -960,9 +973,9 @@ mod tests {
 
     #[test]
     fn boundaries_respect_quotes() {
-        assert_eq!(last_record_boundary(b"a,b\nc,d\ne"), Some(8));
-        assert_eq!(last_record_boundary(b"a,\"b\nc\",d\ne"), Some(10));
-        assert_eq!(last_record_boundary(b"a,\"b\nc"), None);
+        assert_eq!(last_record_boundary(b"a,b\nc,d\ne"), (Some(8), false));
+        assert_eq!(last_record_boundary(b"a,\"b\nc\",d\ne"), (Some(10), true));
+        assert_eq!(last_record_boundary(b"a,\"b\nc"), (None, true));
         assert_eq!(record_end(b"\"x\ny\",z\n1,2\n"), 8);
     }
 
