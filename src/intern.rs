@@ -44,9 +44,18 @@ pub(crate) fn prefetch_once<T>(value: &T) {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn prefetch_hint<const HINT: i32, T>(value: &T) {
+    let first = (value as *const T).cast::<i8>();
+    // A value need not be aligned to a cache line: its last byte may be on
+    // the next one.
+    let last = first.wrapping_add(size_of::<T>().max(1) - 1);
     // SAFETY: a prefetch is only a hint; it never faults or changes memory,
-    // and the pointer comes from a live reference anyway.
-    unsafe { std::arch::x86_64::_mm_prefetch::<HINT>((value as *const T).cast()) }
+    // and both pointers are inside a live reference anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<HINT>(first);
+        if (first as usize) / 64 != (last as usize) / 64 {
+            std::arch::x86_64::_mm_prefetch::<HINT>(last);
+        }
+    }
 }
 
 /// A fixed-seed hasher: the same on every run and thread.
