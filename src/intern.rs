@@ -146,24 +146,23 @@ impl SharedNames {
 /// once per distinct value (an id, a yes/no), so rows cost a small lookup.
 ///
 /// Values of up to 31 bytes (nearly all: units, staff ids, professions) are
-/// keyed inline as fixed arrays, and a direct-mapped cache with a cheap
-/// hash sits in front of the map: a hit is one multiply and four word
-/// compares. The cache grows with the number of distinct values.
+/// keyed inline as four words in an open-addressing table kept at most
+/// half full, so a lookup is one multiply, four word compares and rarely a
+/// step to the next slot, with no second structure to miss in.
 #[derive(Debug)]
 pub struct Memo<T> {
-    cache: Vec<Option<([u64; 4], T)>>,
-    short: HashMap<[u64; 4], T>,
+    slots: Vec<Option<([u64; 4], T)>>,
+    len: usize,
     long: HashMap<Box<[u8]>, T>,
 }
 
-const MEMO_CACHE_MIN: usize = 64;
-const MEMO_CACHE_MAX: usize = 1 << 14;
+const MEMO_MIN_SLOTS: usize = 64;
 
 impl<T> Default for Memo<T> {
     fn default() -> Self {
         Memo {
-            cache: Vec::new(),
-            short: HashMap::new(),
+            slots: Vec::new(),
+            len: 0,
             long: HashMap::new(),
         }
     }
@@ -224,6 +223,7 @@ impl<T: Copy> Memo<T> {
     }
 
     /// Like [`Memo::get_or_insert_with`]; a failed derivation is not remembered.
+    #[inline]
     pub fn get_or_try_insert_with<E>(
         &mut self,
         raw: &[u8],
@@ -237,43 +237,57 @@ impl<T: Copy> Memo<T> {
             self.long.insert(raw.into(), value);
             return Ok(value);
         };
-        if !self.cache.is_empty()
-            && let Some((cached, value)) = self.cache[slot_of(&key, self.cache.len())]
-            && cached == key
-        {
-            return Ok(value);
-        }
-        let value = match self.short.get(&key) {
-            Some(&value) => value,
-            None => {
-                let value = derive()?;
-                self.short.insert(key, value);
-                self.fit_cache();
-                value
-            }
+        let at = match self.find(&key) {
+            Ok(value) => return Ok(value),
+            Err(empty) => empty,
         };
-        let slot = slot_of(&key, self.cache.len());
-        self.cache[slot] = Some((key, value));
+        let value = derive()?;
+        self.insert(at, key, value);
         Ok(value)
     }
 
-    /// Loads the cache slot of `raw`, so a lookup soon after finds it in the
-    /// CPU cache; used to overlap the misses of a batch of lookups.
-    pub fn touch(&self, raw: &[u8]) {
-        if let Some(key) = short_key(raw)
-            && !self.cache.is_empty()
-        {
-            prefetch(&self.cache[slot_of(&key, self.cache.len())]);
+    /// The value of `key`, or the empty slot where it would go.
+    #[inline]
+    fn find(&self, key: &[u64; 4]) -> Result<T, Option<usize>> {
+        if self.slots.is_empty() {
+            return Err(None);
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = slot_of(key, self.slots.len());
+        loop {
+            match &self.slots[at] {
+                Some((stored, value)) if stored == key => return Ok(*value),
+                Some(_) => at = (at + 1) & mask,
+                None => return Err(Some(at)),
+            }
         }
     }
 
-    /// Keeps the cache at least twice the number of distinct values.
-    fn fit_cache(&mut self) {
-        let wanted = (self.short.len() * 2)
-            .next_power_of_two()
-            .clamp(MEMO_CACHE_MIN, MEMO_CACHE_MAX);
-        if self.cache.len() < wanted {
-            self.cache = vec![None; wanted];
+    #[cold]
+    fn insert(&mut self, at: Option<usize>, key: [u64; 4], value: T) {
+        self.len += 1;
+        match at {
+            Some(at) if self.len * 2 <= self.slots.len() => self.slots[at] = Some((key, value)),
+            _ => {
+                let size = (self.len * 2).next_power_of_two().max(MEMO_MIN_SLOTS);
+                let old = std::mem::replace(&mut self.slots, vec![None; size]);
+                for (key, value) in old.into_iter().flatten().chain([(key, value)]) {
+                    let Err(Some(at)) = self.find(&key) else {
+                        unreachable!("keys are distinct and the table has room")
+                    };
+                    self.slots[at] = Some((key, value));
+                }
+            }
+        }
+    }
+
+    /// Loads the slot of `raw`, so a lookup soon after finds it in the CPU
+    /// cache; used to overlap the misses of a batch of lookups.
+    pub fn touch(&self, raw: &[u8]) {
+        if let Some(key) = short_key(raw)
+            && !self.slots.is_empty()
+        {
+            prefetch(&self.slots[slot_of(&key, self.slots.len())]);
         }
     }
 }
@@ -654,6 +668,26 @@ mod tests {
             u64::from_le_bytes(buffer[..8].try_into().unwrap()),
             u64::from_le_bytes(buffer[8..].try_into().unwrap()),
         ]
+    }
+
+    #[test]
+    fn memo_derives_once_per_distinct_value_as_it_grows() {
+        let mut memo = Memo::default();
+        let mut derived = 0;
+        let key = |i: usize| format!("{}-{i}", "x".repeat(i % 40));
+        for round in 0..3 {
+            for i in 0..5000 {
+                let value = memo.get_or_insert_with(key(i).as_bytes(), || {
+                    derived += 1;
+                    i
+                });
+                assert_eq!(value, i, "round {round}");
+            }
+        }
+        assert_eq!(derived, 5000);
+        let failed: Result<usize, ()> = memo.get_or_try_insert_with(b"new", || Err(()));
+        assert!(failed.is_err());
+        assert_eq!(memo.get_or_insert_with(b"new", || 7), 7);
     }
 
     #[test]
