@@ -740,17 +740,17 @@ impl<S: RowSink> Worker<S> {
 /// 0 before there is one: a line starting at or after it is plain ASCII.
 /// Sixty-four bytes at a time: [`block_masks`] marks the separators of a
 /// block in bit masks, and the set bits are visited in order. The last
-/// partial block is padded with a byte that is neither.
+/// partial block is padded with a byte that is none of these.
 fn separators(
     data: &[u8],
     delimiter: u8,
     mut found: impl FnMut(usize, bool, usize) -> bool,
 ) -> u64 {
     let (mut line_breaks, mut going, mut unusual_end) = (0u64, true, 0usize);
-    let mut visit = |block: &[u8; 64], base: usize, valid: u64| {
+    let mut visit = |block: &[u8; 64], base: usize| {
         let masks = block_masks(block, delimiter);
         line_breaks += u64::from(masks.newlines.count_ones());
-        if masks.unusual & valid != 0 {
+        if masks.unusual {
             unusual_end = base + 64;
         }
         let mut mask = if going {
@@ -774,15 +774,16 @@ fn separators(
     let mut blocks = data.chunks_exact(64);
     let mut base = 0;
     for block in blocks.by_ref() {
-        visit(block.try_into().expect("64 bytes"), base, u64::MAX);
+        visit(block.try_into().expect("64 bytes"), base);
         base += 64;
     }
     let rest = blocks.remainder();
     if !rest.is_empty() {
-        let padding = if delimiter == 0 { 1 } else { 0 };
+        // Padding that is neither a separator nor unusual.
+        let padding = if delimiter == 1 { 2 } else { 1 };
         let mut last = [padding; 64];
         last[..rest.len()].copy_from_slice(rest);
-        visit(&last, base, (1u64 << rest.len()) - 1);
+        visit(&last, base);
     }
     if going && data.last().is_some_and(|&b| b != b'\n') {
         found(data.len(), true, unusual_end);
@@ -796,16 +797,18 @@ fn separators(
 struct Masks {
     delimiters: u64,
     newlines: u64,
-    /// Bytes that are not plain ASCII text: NUL, or the high bit set (UTF-8
-    /// beyond ASCII, or damage). Rows without any need no UTF-8 check.
-    unusual: u64,
+    /// Whether the block has a byte that is not plain ASCII text: NUL, or
+    /// the high bit set (UTF-8 beyond ASCII, or damage). Rows without any
+    /// need no UTF-8 check.
+    unusual: bool,
 }
 
 /// The masks of a block, with SSE2, part of every x86-64 CPU.
 #[cfg(target_arch = "x86_64")]
 fn block_masks(block: &[u8; 64], delimiter: u8) -> Masks {
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8, _mm_setzero_si128,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_setzero_si128,
     };
     // SAFETY: SSE2 is part of the x86-64 baseline, so the intrinsics are
     // always available; each load reads one 16-byte part of `block`
@@ -814,19 +817,21 @@ fn block_masks(block: &[u8; 64], delimiter: u8) -> Masks {
         let delimiters = _mm_set1_epi8(delimiter as i8);
         let newlines = _mm_set1_epi8(b'\n' as i8);
         let zero = _mm_setzero_si128();
-        let mut masks = Masks {
-            delimiters: 0,
-            newlines: 0,
-            unusual: 0,
-        };
+        let (mut found_delimiters, mut found_newlines) = (0u64, 0u64);
+        // High bits of any byte, and bytes that are zero, over all parts.
+        let mut unusual = zero;
         for (i, part) in block.chunks_exact(16).enumerate() {
             let bytes = _mm_loadu_si128(part.as_ptr().cast());
             let bits = |found| u64::from(_mm_movemask_epi8(found) as u16) << (16 * i);
-            masks.delimiters |= bits(_mm_cmpeq_epi8(bytes, delimiters));
-            masks.newlines |= bits(_mm_cmpeq_epi8(bytes, newlines));
-            masks.unusual |= bits(bytes) | bits(_mm_cmpeq_epi8(bytes, zero));
+            found_delimiters |= bits(_mm_cmpeq_epi8(bytes, delimiters));
+            found_newlines |= bits(_mm_cmpeq_epi8(bytes, newlines));
+            unusual = _mm_or_si128(unusual, _mm_or_si128(bytes, _mm_cmpeq_epi8(bytes, zero)));
         }
-        masks
+        Masks {
+            delimiters: found_delimiters,
+            newlines: found_newlines,
+            unusual: _mm_movemask_epi8(unusual) != 0,
+        }
     }
 }
 
@@ -850,13 +855,13 @@ fn block_masks_by_words(block: &[u8; 64], delimiter: u8) -> Masks {
     let mut masks = Masks {
         delimiters: 0,
         newlines: 0,
-        unusual: 0,
+        unusual: false,
     };
     for (i, word) in block.chunks_exact(8).enumerate() {
         let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
         masks.delimiters |= gather(zero_bytes(word ^ delimiters)) << (8 * i);
         masks.newlines |= gather(zero_bytes(word ^ newlines)) << (8 * i);
-        masks.unusual |= gather(zero_bytes(word) | word) << (8 * i);
+        masks.unusual |= (zero_bytes(word) | word) & !LOW != 0;
     }
     masks
 }
