@@ -119,7 +119,10 @@ impl<V: Copy + Send + Sync> PendingKeys<V> {
     }
 }
 
+/// 32 bytes for values of up to 8 bytes, aligned so that no slot spans
+/// two cache lines: a lookup then touches as few lines as its probe needs.
 #[derive(Clone, Copy, Default)]
+#[repr(align(32))]
 struct Slot<W> {
     /// 0 for an empty slot.
     hash: u64,
@@ -344,6 +347,13 @@ impl<W> KeyIndex<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_of_every_listing_value_fill_half_a_cache_line() {
+        assert_eq!(size_of::<Slot<u32>>(), 32);
+        assert_eq!(size_of::<Slot<crate::listing::Person>>(), 32);
+        assert_eq!(size_of::<Slot<crate::listing_diff::Listed>>(), 32);
+    }
 
     /// Builds from keys spread over two parts, as two reader threads would.
     fn build(keys: &[(&str, u32)]) -> (KeyIndex<u32>, Vec<(u32, u32)>) {

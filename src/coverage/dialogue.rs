@@ -105,7 +105,7 @@ impl<'a> Shared<'a> {
 
     /// The cohort age of a listed patient, `Err` when not in the cohort.
     fn cohort_age(&self, person: &Person) -> Result<i16, Reason> {
-        let born = person.birth_date.ok_or(Reason::NoBirthDate)?.year();
+        let born = person.birth_year().ok_or(Reason::NoBirthDate)?;
         let age = self.config.year - born;
         if self.config.ages.contains(&age) {
             Ok(age)

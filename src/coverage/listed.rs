@@ -56,12 +56,12 @@ pub fn named_doctor_share(
     let mut counts = vec![[0u64; 2]; listing.units.len() * groups.len()];
     for (_, _, person) in listing.patients.iter() {
         let group = if by_active_choice {
-            usize::from(person.active_choice == Some(true))
+            usize::from(person.active_choice() == Some(true))
         } else {
             0
         };
         let slot = &mut counts[person.unit as usize * groups.len() + group];
-        slot[0] += u64::from(person.named_doctor);
+        slot[0] += u64::from(person.named_doctor());
         slot[1] += 1;
     }
     let share = indicator("named_doctor_share");
