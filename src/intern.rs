@@ -19,6 +19,7 @@ use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use hashbrown::{HashMap, HashTable};
+use rayon::prelude::*;
 
 /// Asks the CPU to start loading `value`'s cache line, without waiting for
 /// it: batched lookups prefetch every slot first so the misses overlap.
@@ -57,6 +58,45 @@ fn prefetch_hint<const HINT: i32, T>(value: &T) {
         }
     }
 }
+
+/// A vector of `len` values made by `make`, filled on every thread. It is
+/// for big tables read at random (an index, per-patient marks): on Linux
+/// the kernel is asked to back it with huge pages before it is touched, so
+/// random reads do not each miss the TLB and first touches fault 2 MiB at
+/// a time.
+pub(crate) fn random_access_vec<T: Send>(len: usize, make: impl Fn() -> T + Sync) -> Vec<T> {
+    let mut values: Vec<T> = Vec::with_capacity(len);
+    advise_huge_pages(values.as_mut_ptr().cast(), len * size_of::<T>());
+    values
+        .spare_capacity_mut()
+        .par_chunks_mut(1 << 16)
+        .for_each(|chunk| {
+            for value in chunk {
+                value.write(make());
+            }
+        });
+    // SAFETY: every one of the `len` values was written just above.
+    unsafe { values.set_len(len) };
+    values
+}
+
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(start: *mut u8, bytes: usize) {
+    const HUGE: usize = 2 << 20;
+    let first = (start as usize).next_multiple_of(HUGE);
+    let end = (start as usize + bytes) / HUGE * HUGE;
+    if end > first {
+        // SAFETY: the range lies inside the vector's own allocation, and
+        // MADV_HUGEPAGE only changes how the kernel backs it, not its
+        // contents; a failure (no THP support) leaves ordinary pages.
+        unsafe {
+            libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_start: *mut u8, _bytes: usize) {}
 
 /// A fixed-seed hasher: the same on every run and thread.
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
@@ -688,6 +728,15 @@ mod tests {
         let failed: Result<usize, ()> = memo.get_or_try_insert_with(b"new", || Err(()));
         assert!(failed.is_err());
         assert_eq!(memo.get_or_insert_with(b"new", || 7), 7);
+    }
+
+    #[test]
+    fn random_access_vectors_hold_what_was_made_at_any_length() {
+        for len in [0, 1, 65_537, 3 << 20] {
+            let values = random_access_vec(len, || 7u64);
+            assert_eq!(values.len(), len);
+            assert!(values.iter().all(|&v| v == 7));
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
-use crate::intern::{SlotKey, hash_bytes, prefetch_once};
+use crate::intern::{SlotKey, hash_bytes, prefetch_once, random_access_vec};
 
 /// Keys gathered by one reader thread, to be merged and built.
 pub struct PendingKeys<V> {
@@ -216,10 +216,7 @@ impl<W: Copy + Default + Send + Sync> Builder<W> {
     /// Empty slots made up front on every thread: first writes to fresh
     /// memory cost a page fault each, and this way they happen in parallel.
     fn new(spread: u64) -> Builder<W> {
-        let slots = (0..spread as usize + 64)
-            .into_par_iter()
-            .map(|_| Slot::default())
-            .collect();
+        let slots = random_access_vec(spread as usize + 64, Slot::default);
         Builder {
             slots,
             next_free: 0,

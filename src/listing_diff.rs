@@ -299,12 +299,10 @@ const DUPLICATE: &str = "the same patient is listed twice in this snapshot";
 
 impl<'a> Diff<'a> {
     pub fn new(config: &'a Config, old: &'a Listing<Listed>, attributes: &'a Attributes) -> Self {
-        let slots = (0..old.patients.id_bound())
-            .map(|_| Slot {
-                row: AtomicU64::new(UNCLAIMED),
-                value: AtomicU64::new(0),
-            })
-            .collect();
+        let slots = crate::intern::random_access_vec(old.patients.id_bound(), || Slot {
+            row: AtomicU64::new(UNCLAIMED),
+            value: AtomicU64::new(0),
+        });
         Diff {
             config,
             old,
