@@ -10,12 +10,17 @@
 use hashbrown::HashMap;
 use jiff::civil::Date;
 
-/// Most days the dense part spans (about forty years).
+/// Most days the dense part spans (about forty years) …
 const MAX_DENSE_DAYS: i64 = 40 * 366;
+/// … and most folds it holds, so that many keys (units) times a typo'd
+/// date decades away cannot make it big; such days go to the map.
+const MAX_DENSE_FOLDS: usize = 1 << 20;
 
 pub struct DayFolds<V> {
     /// Keys per day in the dense part; larger keys go to the map.
     width: usize,
+    /// Most days the dense part may span.
+    max_days: i64,
     /// The first day of the dense part, as a day number and a date.
     first: Option<(i64, Date)>,
     dense: Vec<V>,
@@ -25,8 +30,10 @@ pub struct DayFolds<V> {
 impl<V: Default + Clone + PartialEq> DayFolds<V> {
     /// Folds for keys below `width` (others are kept too, less compactly).
     pub fn new(width: usize) -> DayFolds<V> {
+        let width = width.max(1);
         DayFolds {
-            width: width.max(1),
+            width,
+            max_days: MAX_DENSE_DAYS.min((MAX_DENSE_FOLDS / width).max(1) as i64),
             first: None,
             dense: Vec::new(),
             sparse: HashMap::new(),
@@ -50,7 +57,7 @@ impl<V: Default + Clone + PartialEq> DayFolds<V> {
     }
 
     /// Grows the dense part to cover `day` when that keeps it within
-    /// [`MAX_DENSE_DAYS`], or else uses the map.
+    /// its limits, or else uses the map.
     #[cold]
     fn slow(&mut self, key: u32, date: Date, day: i64) -> &mut V {
         if (key as usize) >= self.width {
@@ -61,7 +68,7 @@ impl<V: Default + Clone + PartialEq> DayFolds<V> {
         if day < first {
             // Room for as many days again before, so a run that meets its
             // dates in falling order re-lays the vector only a few times.
-            let new_first = (first - days.max(first - day)).max(first + days - MAX_DENSE_DAYS);
+            let new_first = (first - days.max(first - day)).max(first + days - self.max_days);
             if day < new_first {
                 return self.sparse.entry((key, date)).or_default();
             }
@@ -70,10 +77,10 @@ impl<V: Default + Clone + PartialEq> DayFolds<V> {
             dense.append(&mut self.dense);
             self.dense = dense;
             self.first = Some((new_first, date_after(first_date, new_first - first)));
-        } else if day - first >= MAX_DENSE_DAYS {
+        } else if day - first >= self.max_days {
             return self.sparse.entry((key, date)).or_default();
         } else {
-            let wanted = (day - first + 1).max(days * 2).min(MAX_DENSE_DAYS) as usize;
+            let wanted = (day - first + 1).max(days * 2).min(self.max_days) as usize;
             self.dense.resize(wanted * self.width, V::default());
         }
         let (first, _) = self.first.expect("set above");
@@ -171,10 +178,26 @@ mod tests {
             date(2024, 6, 1),
             date(2020, 2, 29),
         ];
-        let mut folds = DayFolds::<u64>::new(3);
+        let edges = [
+            date(9999, 1, 1),
+            date(9999, 12, 31),
+            date(0, 3, 1),
+            date(0, 1, 1),
+        ];
+        // Growing by doubling reaches past the last day jiff knows.
+        let last_month: Vec<Date> = (1..=31).map(|d| date(9999, 12, d)).collect();
+        for order in [&dates[..], &edges[..], &last_month[..]] {
+            check_against_a_map(order, 3);
+        }
+        // Many keys: the dense part spans few days, the rest use the map.
+        check_against_a_map(&last_month, MAX_DENSE_FOLDS / 10);
+    }
+
+    fn check_against_a_map(dates: &[Date], width: usize) {
+        let mut folds = DayFolds::<u64>::new(width);
         let mut expected: HashMap<(u32, Date), u64> = HashMap::new();
         for (i, &day) in dates.iter().cycle().take(50).enumerate() {
-            let key = (i % 4) as u32;
+            let key = (i * 7 % (width + 1)) as u32;
             *folds.at(key, day) += i as u64;
             *expected.entry((key, day)).or_default() += i as u64;
         }
@@ -182,6 +205,7 @@ mod tests {
         folds.each(|key, day, &n| assert!(got.insert((key, day), n).is_none()));
         expected.retain(|_, n| *n > 0);
         assert_eq!(got, expected);
-        assert!(folds.dense.len() / folds.width <= MAX_DENSE_DAYS as usize);
+        assert!(folds.dense.len() / folds.width <= folds.max_days as usize);
+        assert!(folds.dense.len() <= MAX_DENSE_FOLDS.max(folds.width));
     }
 }
