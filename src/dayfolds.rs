@@ -10,6 +10,8 @@
 use hashbrown::HashMap;
 use jiff::civil::Date;
 
+use crate::period;
+
 /// Most days the dense part spans (about forty years) …
 const MAX_DENSE_DAYS: i64 = 40 * 366;
 /// … and most folds it holds, so that many keys (units) times a typo'd
@@ -43,7 +45,7 @@ impl<V: Default + Clone + PartialEq> DayFolds<V> {
     /// The fold of `key` on `date`.
     #[inline]
     pub fn at(&mut self, key: u32, date: Date) -> &mut V {
-        let day = day_number(date);
+        let day = i64::from(period::day_number(date));
         match self.first {
             Some((first, _)) if day >= first && (key as usize) < self.width => {
                 let index = (day - first) as usize * self.width + key as usize;
@@ -116,55 +118,10 @@ fn date_after(date: Date, days: i64) -> Date {
         .expect("dense days lie between dates that were read")
 }
 
-/// Days since 1970-01-01 (the proleptic Gregorian count), computed from
-/// the year, month and day without a table.
-pub fn day_number(date: Date) -> i64 {
-    let (month, day) = (i64::from(date.month()), i64::from(date.day()));
-    let year = i64::from(date.year()) - i64::from(month <= 2);
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use jiff::civil::date;
-
-    #[test]
-    fn day_numbers_count_days_across_leap_years_and_eras() {
-        assert_eq!(day_number(date(1970, 1, 1)), 0);
-        assert_eq!(
-            day_number(date(2000, 3, 1)) - day_number(date(2000, 2, 28)),
-            2
-        );
-        assert_eq!(
-            day_number(date(1900, 3, 1)) - day_number(date(1900, 2, 28)),
-            1
-        );
-        let epoch = date(1970, 1, 1);
-        for day in [
-            date(-9999, 1, 1),
-            date(1, 1, 1),
-            date(1600, 2, 29),
-            date(9999, 12, 31),
-        ] {
-            assert_eq!(
-                day_number(day),
-                i64::from(epoch.until(day).unwrap().get_days())
-            );
-        }
-        let mut previous = day_number(date(1599, 12, 31));
-        let mut day = date(1600, 1, 1);
-        while day < date(2401, 1, 1) {
-            let number = day_number(day);
-            assert_eq!(number, previous + 1, "{day}");
-            previous = number;
-            day = day.tomorrow().unwrap();
-        }
-    }
 
     #[test]
     fn folds_match_a_map_whatever_order_dates_come_in() {

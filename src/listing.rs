@@ -550,6 +550,25 @@ where
 mod tests {
     use super::*;
 
+    #[test]
+    fn people_keep_their_year_and_flags_in_eight_bytes() {
+        assert_eq!(size_of::<Person>(), 8);
+        let born = jiff::civil::date(1954, 12, 31);
+        for active in [None, Some(false), Some(true)] {
+            for named in [false, true] {
+                let person = Person::new(7, Some(born), named, active);
+                assert_eq!(person.unit, 7);
+                assert_eq!(person.birth_year(), Some(1954));
+                assert_eq!(
+                    (person.named_doctor(), person.active_choice()),
+                    (named, active)
+                );
+            }
+        }
+        assert_eq!(Person::default().birth_year(), None);
+        assert_eq!(Person::default().active_choice(), None);
+    }
+
     fn load_counts(text: &str) -> Result<ListedCounts> {
         let hash = crate::keyindex::key_hash(text.as_bytes());
         let path = std::env::temp_dir().join(format!("pvkit-listed-{hash:x}.csv"));

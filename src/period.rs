@@ -381,6 +381,36 @@ mod tests {
     }
 
     #[test]
+    fn day_numbers_count_days_across_leap_years_and_eras() {
+        assert_eq!(day_number(date(1970, 1, 1)), 0);
+        assert_eq!(
+            day_number(date(2000, 3, 1)) - day_number(date(2000, 2, 28)),
+            2
+        );
+        assert_eq!(
+            day_number(date(1900, 3, 1)) - day_number(date(1900, 2, 28)),
+            1
+        );
+        let epoch = date(1970, 1, 1);
+        for day in [
+            date(-9999, 1, 1),
+            date(1, 1, 1),
+            date(1600, 2, 29),
+            date(9999, 12, 31),
+        ] {
+            assert_eq!(day_number(day), epoch.until(day).unwrap().get_days());
+        }
+        let mut previous = day_number(date(1599, 12, 31));
+        let mut day = date(1600, 1, 1);
+        while day < date(2401, 1, 1) {
+            let number = day_number(day);
+            assert_eq!(number, previous + 1, "{day}");
+            previous = number;
+            day = day.tomorrow().unwrap();
+        }
+    }
+
+    #[test]
     fn day_numbers_count_calendar_days() {
         assert_eq!(day_number(date(1970, 1, 1)), 0);
         assert_eq!(days_between(date(2024, 3, 5), date(2024, 3, 8)), 3);
