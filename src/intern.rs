@@ -442,6 +442,17 @@ impl SlotKey {
         SlotKey(bytes)
     }
 
+    /// The same key with a long key's arena offset moved by `base` (for
+    /// arenas appended to one another).
+    pub(crate) fn rebased(self, base: usize) -> SlotKey {
+        if self.is_inline() {
+            return self;
+        }
+        let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")) as usize;
+        let len = u32::from_le_bytes(self.0[8..12].try_into().expect("4 bytes")) as usize;
+        SlotKey::long(offset + base, len)
+    }
+
     /// Whether the key is stored in the slot itself (not in an arena).
     pub(crate) fn is_inline(&self) -> bool {
         self.0[15] != LONG
@@ -699,6 +710,16 @@ impl<V> FrozenKeys<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rebasing_moves_long_keys_only() {
+        let arena = b"0123456789abcdefghij a long patient identifier";
+        let long = SlotKey::long(3, 5);
+        assert_eq!(long.bytes(arena), b"34567");
+        assert_eq!(long.rebased(10).bytes(arena), b"defgh");
+        let short = SlotKey::inline(b"19121212-1212").unwrap();
+        assert_eq!(short.rebased(10).bytes(arena), b"19121212-1212");
+    }
 
     /// The naive form of [`padded_words`]: copy, pad, read back.
     fn copied_words(bytes: &[u8]) -> [u64; 2] {

@@ -64,59 +64,166 @@ impl<V> PendingKeys<V> {
     }
 }
 
-/// Entries per bucket [`PendingKeys::sort_by`] aims at: small enough for
-/// the full comparison to run in cache, large enough that the bucket
-/// counts stay small.
-const BUCKET_TARGET: usize = 32;
+/// Entries per partition [`KeyIndex::build`] aims at: a partition is
+/// sorted and laid out by one thread, in cache.
+const PARTITION_TARGET: usize = 8192;
 
-impl<V: Copy + Send + Sync> PendingKeys<V> {
-    /// Sorts the entries by `compare`, which orders by hash first. A
-    /// counting pass groups them by the top bits of their hash into small
-    /// buckets in hash order, and only the buckets are sorted by the full
-    /// comparison, in parallel: far fewer comparisons and moves than
-    /// sorting the whole part. The entries are gathered into bucket order
-    /// in a new vector, which replaces the old one.
-    fn sort_by(&mut self, compare: impl Fn(&Pending<V>, &[u8], &Pending<V>) -> Ordering + Sync) {
-        let arena = &self.arena;
-        let bits = (self.entries.len() / BUCKET_TARGET)
-            .checked_ilog2()
-            .unwrap_or(0)
-            .min(24);
-        if bits == 0 {
-            self.entries.sort_unstable_by(|a, b| compare(a, arena, b));
-            return;
-        }
-        let bucket = |entry: &Pending<V>| (entry.hash >> (64 - bits)) as usize;
-        let mut starts = vec![0usize; (1 << bits) + 1];
+/// Entries per bucket a partition is grouped into before the buckets are
+/// sorted by the full comparison: insertion sort moves whole entries, so
+/// small buckets sort fastest (8 measured best against 4, 16 and 32).
+const BUCKET_TARGET: usize = 8;
+
+/// The `bits` hash bits below the top `skip` ones.
+fn hash_bits(hash: u64, skip: u32, bits: u32) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        ((hash << skip) >> (64 - bits)) as usize
+    }
+}
+
+/// `n / target` rounded down to a power of two, as a number of bits.
+fn bits_for(n: usize, target: usize, max: u32) -> u32 {
+    (n / target).checked_ilog2().unwrap_or(0).min(max)
+}
+
+impl<V: Copy> PendingKeys<V> {
+    /// How many entries fall in each of the `1 << bits` partitions.
+    fn partition_counts(&self, bits: u32) -> Vec<usize> {
+        let mut counts = vec![0usize; 1 << bits];
         for entry in &self.entries {
+            counts[hash_bits(entry.hash, 0, bits)] += 1;
+        }
+        counts
+    }
+
+    /// Copies each entry into its partition's slice, moving long keys'
+    /// offsets by `base`, this part's place in the combined arena.
+    fn scatter(&self, bits: u32, base: usize, mut slices: Vec<&mut [Pending<V>]>) {
+        let mut filled = vec![0usize; slices.len()];
+        for entry in &self.entries {
+            let p = hash_bits(entry.hash, 0, bits);
+            slices[p][filled[p]] = Pending {
+                key: entry.key.rebased(base),
+                ..*entry
+            };
+            filled[p] += 1;
+        }
+    }
+}
+
+/// Where one partition's kept entries go: `positions[i]` is the slot of
+/// its `i`-th kept entry (kept entries are moved to the front of the
+/// partition, in hash order), and `repeats` are the (kept, dropped) values
+/// of the repeated keys it dropped.
+struct Laid<V> {
+    positions: Vec<u32>,
+    repeats: Vec<(V, V)>,
+}
+
+impl<V: Copy> Laid<V> {
+    /// Sorts one partition's entries by `compare` (a counting sort by the
+    /// hash bits below the top `skip` ones into small buckets through
+    /// `scratch`, then each bucket by `compare`), keeps the first of
+    /// repeated keys at the front, and places each entry at its ideal slot
+    /// or just after the previous one, as if no earlier partition reached
+    /// into this one ([`settle_boundaries`] fixes that).
+    fn new(
+        entries: &mut [Pending<V>],
+        scratch: &mut Vec<Pending<V>>,
+        skip: u32,
+        arena: &[u8],
+        compare: impl Fn(&Pending<V>, &Pending<V>) -> Ordering,
+        spread: u64,
+    ) -> Laid<V> {
+        let bits = bits_for(entries.len(), BUCKET_TARGET, 16);
+        let bucket = |entry: &Pending<V>| hash_bits(entry.hash, skip, bits);
+        let mut starts = vec![0usize; (1 << bits) + 1];
+        for entry in entries.iter() {
             starts[bucket(entry) + 1] += 1;
         }
         for b in 1..starts.len() {
             starts[b] += starts[b - 1];
         }
+        scratch.clear();
+        scratch.extend_from_slice(entries);
         let mut next = starts.clone();
-        let mut order = vec![0u32; self.entries.len()];
-        for (i, entry) in self.entries.iter().enumerate() {
-            let slot = &mut next[bucket(entry)];
-            order[*slot] = i as u32;
-            *slot += 1;
+        for entry in scratch.iter() {
+            let at = &mut next[bucket(entry)];
+            entries[*at] = *entry;
+            *at += 1;
         }
-        drop(next);
-        let gathered: Vec<Pending<V>> = order.iter().map(|&i| self.entries[i as usize]).collect();
-        drop(order);
-        self.entries = gathered;
-        let mut buckets = Vec::with_capacity(starts.len() - 1);
-        let mut rest = &mut self.entries[..];
         for bounds in starts.windows(2) {
-            let (bucket, tail) = rest.split_at_mut(bounds[1] - bounds[0]);
-            buckets.push(bucket);
-            rest = tail;
+            entries[bounds[0]..bounds[1]].sort_unstable_by(&compare);
         }
-        buckets
-            .into_par_iter()
-            .with_min_len(1024)
-            .for_each(|bucket| bucket.sort_unstable_by(|a, b| compare(a, arena, b)));
+        let mut laid = Laid {
+            positions: Vec::with_capacity(entries.len()),
+            repeats: Vec::new(),
+        };
+        let mut next_free = 0;
+        for i in 0..entries.len() {
+            let entry = entries[i];
+            if let Some(kept) = laid
+                .positions
+                .len()
+                .checked_sub(1)
+                .map(|last| &entries[last])
+                && kept.hash == entry.hash
+                && kept.key.bytes(arena) == entry.key.bytes(arena)
+            {
+                laid.repeats.push((kept.value, entry.value));
+                continue;
+            }
+            let position = ideal(entry.hash, spread).max(next_free);
+            entries[laid.positions.len()] = entry;
+            laid.positions.push(position as u32);
+            next_free = position + 1;
+        }
+        laid
     }
+
+    /// One past the last slot taken.
+    fn end(&self) -> usize {
+        self.positions.last().map_or(0, |&last| last as usize + 1)
+    }
+}
+
+/// Moves the first entries of each partition past the slots the previous
+/// partition's last entries took (only a short run at the start can move:
+/// once an entry keeps its slot, so do all after it). `lays[p]` places the
+/// entries that start at `starts[p]` in `entries`.
+fn settle_boundaries<V: Copy>(
+    lays: &mut [Laid<V>],
+    entries: &[Pending<V>],
+    starts: &[usize],
+    spread: u64,
+) {
+    let mut next_free = 0;
+    for (laid, &start) in lays.iter_mut().zip(starts) {
+        for (entry, position) in entries[start..].iter().zip(laid.positions.iter_mut()) {
+            let wanted = ideal(entry.hash, spread).max(next_free);
+            if wanted as u32 == *position {
+                break;
+            }
+            *position = wanted as u32;
+            next_free = wanted + 1;
+        }
+        next_free = next_free.max(laid.end());
+    }
+}
+
+/// Splits `items` into consecutive slices of the given lengths.
+fn split_lengths<T>(
+    mut items: &mut [T],
+    lengths: impl IntoIterator<Item = usize>,
+) -> Vec<&mut [T]> {
+    let mut slices = Vec::new();
+    for length in lengths {
+        let (head, tail) = items.split_at_mut(length);
+        slices.push(head);
+        items = tail;
+    }
+    slices
 }
 
 /// 32 bytes for values of up to 8 bytes, aligned so that no slot spans
@@ -142,122 +249,111 @@ pub struct KeyIndex<W> {
 impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
     /// Builds the index from the keys each reader thread gathered. Equal
     /// keys are ordered by `order` on their values; the first is kept and
-    /// `duplicate(kept, dropped)` sees each other one. `keep` turns a
-    /// pending value into the stored one. Each part is sorted by hash
-    /// bucket ([`PendingKeys::sort_by`]) and the parts are merged straight
-    /// into the slots, so no combined copy is ever made.
+    /// `duplicate(kept, dropped)` sees each other one, in hash order.
+    /// `keep` turns a pending value into the stored one.
+    ///
+    /// The entries of every part are copied into one buffer grouped by the
+    /// top bits of their hash into partitions; each partition is then
+    /// sorted and laid out by one thread in cache, and written into its own
+    /// range of slots. Only runs crossing partition boundaries are settled
+    /// in sequence.
     pub fn build<V: Copy + Send + Sync>(
-        mut parts: Vec<PendingKeys<V>>,
+        parts: Vec<PendingKeys<V>>,
         order: impl Fn(&V, &V) -> Ordering + Sync,
         mut duplicate: impl FnMut(&V, &V),
-        keep: impl Fn(&V) -> W,
+        keep: impl Fn(&V) -> W + Sync,
     ) -> KeyIndex<W> {
-        let compare = |a: &Pending<V>, a_arena: &[u8], b: &Pending<V>, b_arena: &[u8]| {
-            a.hash
-                .cmp(&b.hash)
-                .then_with(|| a.key.bytes(a_arena).cmp(b.key.bytes(b_arena)))
-                .then_with(|| order(&a.value, &b.value))
-        };
-        parts
-            .par_iter_mut()
-            .for_each(|part| part.sort_by(|a, arena, b| compare(a, arena, b, arena)));
         let total: usize = parts.iter().map(PendingKeys::len).sum();
         let spread = (total as u64 * 5 / 4).max(1);
-        let mut builder = Builder::new(spread);
-        let mut heads = vec![0usize; parts.len()];
-        let mut last: Option<(usize, usize)> = None;
-        loop {
-            // The smallest head among the parts (there are only a few).
-            let mut next: Option<usize> = None;
-            for (p, part) in parts.iter().enumerate() {
-                if heads[p] < part.entries.len()
-                    && next.is_none_or(|n| {
-                        compare(
-                            &part.entries[heads[p]],
-                            &part.arena,
-                            &parts[n].entries[heads[n]],
-                            &parts[n].arena,
-                        ) == Ordering::Less
-                    })
-                {
-                    next = Some(p);
-                }
-            }
-            let Some(p) = next else { break };
-            let (entry, arena) = (&parts[p].entries[heads[p]], &parts[p].arena[..]);
-            heads[p] += 1;
-            if let Some((lp, li)) = last {
-                let kept = &parts[lp].entries[li];
-                if kept.hash == entry.hash
-                    && kept.key.bytes(&parts[lp].arena) == entry.key.bytes(arena)
-                {
-                    duplicate(&kept.value, &entry.value);
-                    continue;
-                }
-            }
-            last = Some((p, heads[p] - 1));
-            builder.place(entry.hash, entry.key, arena, keep(&entry.value));
-        }
-        builder.finish()
-    }
-}
-
-/// Lays sorted entries into slots.
-struct Builder<W> {
-    slots: Vec<Slot<W>>,
-    /// The first slot not yet taken by an entry.
-    next_free: usize,
-    arena: Vec<u8>,
-    spread: u64,
-    len: usize,
-}
-
-impl<W: Copy + Default + Send + Sync> Builder<W> {
-    /// Empty slots made up front on every thread: first writes to fresh
-    /// memory cost a page fault each, and this way they happen in parallel.
-    fn new(spread: u64) -> Builder<W> {
-        let slots = random_access_vec(spread as usize + 64, Slot::default);
-        Builder {
-            slots,
-            next_free: 0,
-            arena: Vec::new(),
-            spread,
-            len: 0,
-        }
-    }
-
-    /// Places the next entry in hash order; an inline key is copied as it
-    /// is, a long one moves into the index's arena.
-    fn place(&mut self, hash: u64, key: SlotKey, key_arena: &[u8], value: W) {
-        let position = ideal(hash, self.spread).max(self.next_free);
-        let key = if key.is_inline() {
-            key
-        } else {
-            let bytes = key.bytes(key_arena);
-            let offset = self.arena.len();
-            self.arena.extend_from_slice(bytes);
-            SlotKey::long(offset, bytes.len())
+        let bits = bits_for(total, PARTITION_TARGET, 12);
+        let mut arena = Vec::new();
+        let bases: Vec<usize> = parts
+            .iter()
+            .map(|part| {
+                arena.extend_from_slice(&part.arena);
+                arena.len() - part.arena.len()
+            })
+            .collect();
+        let counts: Vec<Vec<usize>> = parts
+            .par_iter()
+            .map(|part| part.partition_counts(bits))
+            .collect();
+        let sizes: Vec<usize> = (0..1 << bits)
+            .map(|p| counts.iter().map(|count| count[p]).sum())
+            .collect();
+        let mut entries = match parts.iter().find_map(|part| part.entries.first()) {
+            Some(&first) => random_access_vec(total, || first),
+            None => Vec::new(),
         };
-        let slot = Slot { hash, key, value };
-        match self.slots.get_mut(position) {
-            Some(free) => *free = slot,
-            None => {
-                self.slots.resize(position, Slot::default());
-                self.slots.push(slot);
+        // Partition by partition, each part's share of it.
+        let mut shares: Vec<Vec<&mut [Pending<V>]>> = parts.iter().map(|_| Vec::new()).collect();
+        let lengths = (0..1 << bits).flat_map(|p| counts.iter().map(move |count| count[p]));
+        for (i, share) in split_lengths(&mut entries, lengths).into_iter().enumerate() {
+            shares[i % parts.len()].push(share);
+        }
+        parts
+            .par_iter()
+            .zip(bases)
+            .zip(shares)
+            .for_each(|((part, base), shares)| part.scatter(bits, base, shares));
+        drop(parts);
+
+        let compare = |a: &Pending<V>, b: &Pending<V>| {
+            a.hash
+                .cmp(&b.hash)
+                .then_with(|| a.key.bytes(&arena).cmp(b.key.bytes(&arena)))
+                .then_with(|| order(&a.value, &b.value))
+        };
+        let mut lays: Vec<Laid<V>> = split_lengths(&mut entries, sizes.iter().copied())
+            .into_par_iter()
+            .map_init(Vec::new, |scratch, partition| {
+                Laid::new(partition, scratch, bits, &arena, compare, spread)
+            })
+            .collect();
+        for laid in &lays {
+            for (kept, dropped) in &laid.repeats {
+                duplicate(kept, dropped);
             }
         }
-        self.next_free = position + 1;
-        self.len += 1;
-    }
+        let starts: Vec<usize> = sizes
+            .iter()
+            .scan(0, |start, &size| {
+                *start += size;
+                Some(*start - size)
+            })
+            .collect();
+        settle_boundaries(&mut lays, &entries, &starts, spread);
 
-    fn finish(mut self) -> KeyIndex<W> {
-        self.slots
-            .truncate(self.next_free.max(self.spread as usize));
+        let end = lays.iter().map(Laid::end).max().unwrap_or(0);
+        let mut slots = random_access_vec(end.max(spread as usize), Slot::default);
+        let mut ranges = Vec::with_capacity(lays.len());
+        let mut rest = &mut slots[..];
+        let mut offset = 0;
+        for (laid, &start) in lays.iter().zip(&starts) {
+            let Some(&first) = laid.positions.first() else {
+                continue;
+            };
+            let (_, tail) = rest.split_at_mut(first as usize - offset);
+            let (range, tail) = tail.split_at_mut(laid.end() - first as usize);
+            ranges.push((laid, &entries[start..], range, first as usize));
+            (rest, offset) = (tail, laid.end());
+        }
+        ranges
+            .into_par_iter()
+            .for_each(|(laid, entries, range, first)| {
+                for (entry, &position) in entries.iter().zip(&laid.positions) {
+                    range[position as usize - first] = Slot {
+                        hash: entry.hash,
+                        key: entry.key,
+                        value: keep(&entry.value),
+                    };
+                }
+            });
         KeyIndex {
-            slots: self.slots,
-            arena: self.arena,
-            spread: self.spread,
-            len: self.len,
+            slots,
+            arena,
+            spread,
+            len: lays.iter().map(|laid| laid.positions.len()).sum(),
         }
     }
 }
@@ -474,6 +570,8 @@ mod tests {
             (3000, 1),
             (20_000, 2),
             (50_000, 3),
+            // 16 partitions: runs cross their boundaries.
+            (200_000, 2),
         ] {
             let keys: Vec<(Vec<u8>, u32)> = (0..count)
                 .map(|i| {

@@ -20,7 +20,7 @@ use crate::input::{
     self, Col, ColumnSpec, Columns, Locator, ReadOptions, RejectLog, Row, RowError, RowSink,
     Schema, Source,
 };
-use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames};
+use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames, SlotKey};
 use crate::keyindex::{KeyIndex, PendingKeys};
 
 pub static LISTING: Schema = Schema {
@@ -486,31 +486,35 @@ impl RowSink for ListedSink {
 /// unit is nearly always the previous row's: that is checked first.
 pub(crate) struct UnitIds<'a> {
     names: NameCache<'a>,
-    last: Vec<u8>,
-    last_id: u32,
+    /// The previous row's unit, when it was short enough to keep inline:
+    /// comparing it is two word compares, where a slice compare called
+    /// `memcmp` on every row.
+    last: Option<(SlotKey, u32)>,
 }
 
 impl<'a> UnitIds<'a> {
     pub(crate) fn new(shared: &'a SharedNames) -> UnitIds<'a> {
         UnitIds {
             names: NameCache::verbatim(shared),
-            last: Vec::new(),
-            last_id: 0,
+            last: None,
         }
     }
 
     /// The id of the required unit in `col` of `row`.
     pub(crate) fn id(&mut self, row: &Row<'_>, col: Col) -> Result<u32, RowError> {
         let raw = row.required(col)?;
-        if raw != self.last.as_slice() || self.last.is_empty() {
-            self.last_id = self
-                .names
-                .id_bytes(raw)
-                .map_err(|_| RowError::not_utf8(col))?;
-            self.last.clear();
-            self.last.extend_from_slice(raw);
+        let key = SlotKey::inline(raw);
+        if let (Some(key), Some((last, id))) = (key, self.last)
+            && key == last
+        {
+            return Ok(id);
         }
-        Ok(self.last_id)
+        let id = self
+            .names
+            .id_bytes(raw)
+            .map_err(|_| RowError::not_utf8(col))?;
+        self.last = key.map(|key| (key, id));
+        Ok(id)
     }
 }
 
