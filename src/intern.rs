@@ -248,6 +248,14 @@ fn short_key(raw: &[u8]) -> Option<[u64; 4]> {
     Some([a, b, c, d | ((n as u64) << 56)])
 }
 
+/// Word-by-word equality of two keys. An array compare is done with
+/// 16-byte vector loads, and loading a key just built in registers that
+/// way stalls on store forwarding (a quarter of a coverage memo lookup).
+#[inline(always)]
+fn same_key(a: &[u64; 4], b: &[u64; 4]) -> bool {
+    ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0
+}
+
 /// A cheap mix of the key's four words, to index the cache.
 fn slot_of(key: &[u64; 4], slots: usize) -> usize {
     let mixed = key[0] ^ key[1].rotate_left(17) ^ key[2].rotate_left(31) ^ key[3].rotate_left(47);
@@ -296,7 +304,7 @@ impl<T: Copy> Memo<T> {
         let mut at = slot_of(key, self.slots.len());
         loop {
             match &self.slots[at] {
-                Some((stored, value)) if stored == key => return Ok(*value),
+                Some((stored, value)) if same_key(stored, key) => return Ok(*value),
                 Some(_) => at = (at + 1) & mask,
                 None => return Err(Some(at)),
             }
