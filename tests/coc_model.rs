@@ -814,6 +814,7 @@ fn generated() -> (Vec<Visit>, Settings) {
     }
     let mut visits: Vec<Visit> = Vec::new();
     let start = day(2023, 5, 1);
+    let mut last_patient = None;
     for i in 0..20_000 {
         if i > 100 && rng.percent(1) {
             // The same visit exported twice.
@@ -821,7 +822,13 @@ fn generated() -> (Vec<Visit>, Settings) {
             visits.push(copy);
             continue;
         }
-        let p = rng.below(patients);
+        // Exports often list a patient's visits together: runs of one
+        // patient exercise the repeated-patient path.
+        let p = match last_patient {
+            Some(p) if rng.percent(40) => p,
+            _ => rng.below(patients),
+        };
+        last_patient = Some(p);
         let unit = if rng.percent(85) {
             home_unit[p]
         } else {

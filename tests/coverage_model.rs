@@ -825,8 +825,15 @@ fn region(seed: u64, patients: usize, visits: usize) -> Region {
     let all_units = [
         VC[0].0, VC[1].0, VC[2].0, VC[3].0, HOSPITAL, PRIVATE, UNKNOWN,
     ];
+    let mut last = None;
     for _ in 0..visits {
-        let p = rng.below(patients);
+        // Exports often list a patient's visits together: runs of one
+        // patient exercise the repeated-patient path.
+        let p = match last {
+            Some(p) if rng.percent(40) => p,
+            _ => rng.below(patients),
+        };
+        last = Some(p);
         let unit = if rng.percent(55) {
             home[p]
         } else {
