@@ -153,8 +153,15 @@ impl<V: Copy> Laid<V> {
             entries[*at] = *entry;
             *at += 1;
         }
+        // By hash alone (a fast integer sort), then runs of equal hashes (a
+        // repeated key, or a true collision) by the full comparison.
         for bounds in starts.windows(2) {
-            entries[bounds[0]..bounds[1]].sort_unstable_by(&compare);
+            entries[bounds[0]..bounds[1]].sort_unstable_by_key(|entry| entry.hash);
+        }
+        for run in entries.chunk_by_mut(|a, b| a.hash == b.hash) {
+            if run.len() > 1 {
+                run.sort_unstable_by(&compare);
+            }
         }
         let mut laid = Laid {
             positions: Vec::with_capacity(entries.len()),
