@@ -18,7 +18,7 @@ use crate::dayfolds::DayFolds;
 use crate::exact::ExactSum;
 use crate::input::{Col, ColumnSpec, Columns, Locator, Row, RowError, RowSink, Schema, values};
 use crate::intern::{
-    FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames, SlotKey, prefetch,
+    FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames, SlotKey, prefetch, same_bytes,
 };
 use crate::keyindex::key_hash;
 use crate::listing::Listing;
@@ -378,7 +378,10 @@ impl<'a> VisitSink<'a> {
                 None => Err(Reason::NotListed),
                 Some((_, listed))
                     if waiting.unit.is_some_and(|unit| {
-                        &self.batch_keys[text(unit)] != listing.unit_name(listed).as_bytes()
+                        !same_bytes(
+                            &self.batch_keys[text(unit)],
+                            listing.unit_name(listed).as_bytes(),
+                        )
                     }) =>
                 {
                     Err(Reason::OtherUnit)

@@ -256,6 +256,16 @@ fn same_key(a: &[u64; 4], b: &[u64; 4]) -> bool {
     ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0
 }
 
+/// Whether two byte strings are equal; short ones (unit names, codes) are
+/// compared as two words each instead of through a `memcmp` call.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    match (SlotKey::inline(a), SlotKey::inline(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// A cheap mix of the key's four words, to index the cache.
 fn slot_of(key: &[u64; 4], slots: usize) -> usize {
     let mixed = key[0] ^ key[1].rotate_left(17) ^ key[2].rotate_left(31) ^ key[3].rotate_left(47);
