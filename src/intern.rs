@@ -730,6 +730,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn same_bytes_is_slice_equality() {
+        let words: [&[u8]; 8] = [
+            b"",
+            b"VC1",
+            b"VC10",
+            b"VC1\0",
+            b"fifteen bytes!!",
+            b"sixteen bytes!!!",
+            b"sixteen bytes!!?",
+            b"Vardcentralen Backa, Goteborg",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(same_bytes(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
     fn rebasing_moves_long_keys_only() {
         let arena = b"0123456789abcdefghij a long patient identifier";
         let long = SlotKey::long(3, 5);
