@@ -594,25 +594,20 @@ impl<S: RowSink> Worker<S> {
         let data = &chunk.data[..];
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
-        let (mut start, mut line_no, mut rows) = (0usize, 0u32, 0u64);
+        let (mut line_no, mut rows) = (0u32, 0u64);
         let mut damaged: Option<bool> = None;
         let newlines = separators(
             data,
             chunk.delimiter,
-            |position, is_newline, unusual_end| {
-                if !is_newline {
-                    ends.push((position - start) as u32);
-                    return true;
-                }
+            &mut ends,
+            |line_start, line_end, ends, unusual_end| {
                 line_no += 1;
-                let line_start = start;
-                let mut line = &data[start..position];
-                start = position + 1;
+                let mut line = &data[line_start..line_end];
                 if let [rest @ .., b'\r'] = line {
                     line = rest;
                 }
                 ends.push(line.len() as u32);
-                let fields = Fields::Split { line, ends: &ends };
+                let fields = Fields::Split { line, ends };
                 let check_row =
                     unusual_end > line_start && *damaged.get_or_insert_with(|| is_damaged(data));
                 let handled = self.handle(
@@ -622,7 +617,6 @@ impl<S: RowSink> Worker<S> {
                     shared,
                     check_row,
                 );
-                ends.clear();
                 match handled {
                     Handled::Row => rows += 1,
                     Handled::Blank => {}
@@ -730,21 +724,27 @@ impl<S: RowSink> Worker<S> {
     }
 }
 
-/// Calls `found(position, is_newline, unusual_end)` for every delimiter
-/// and line break in `data`, in order, and once more at the end for a last
-/// line without a line break, until `found` returns false; returns the
+/// Splits `data` into lines: for each line calls `found(start, end, ends,
+/// unusual_end)`, where `start..end` is the line without its line break and
+/// `ends` holds where each of its delimiters is, counted from `start` (the
+/// caller may add to it; it is cleared for the next line), also for a last
+/// line without a line break, until `found` returns false. Returns the
 /// number of line breaks in all of `data`. `unusual_end` is where the last
 /// 64-byte block with a byte that is not plain ASCII (see [`Masks`]) ends,
 /// 0 before there is one: a line starting at or after it is plain ASCII.
 /// Sixty-four bytes at a time: [`block_masks`] marks the separators of a
-/// block in bit masks, and the set bits are visited in order. The last
-/// partial block is padded with a byte that is none of these.
+/// block in bit masks, and the set bits are visited in order; a delimiter
+/// costs a push, only a line break a call. The last partial block is padded
+/// with a byte that is none of these.
 fn separators(
     data: &[u8],
     delimiter: u8,
-    mut found: impl FnMut(usize, bool, usize) -> bool,
+    ends: &mut Vec<u32>,
+    mut found: impl FnMut(usize, usize, &mut Vec<u32>, usize) -> bool,
 ) -> u64 {
     let (mut line_breaks, mut going, mut unusual_end) = (0u64, true, 0usize);
+    let mut line_start = 0usize;
+    ends.clear();
     let mut visit = |block: &[u8; 64], base: usize| {
         let masks = block_masks(block, delimiter);
         line_breaks += u64::from(masks.newlines.count_ones());
@@ -758,13 +758,16 @@ fn separators(
         };
         while mask != 0 {
             let bit = mask.trailing_zeros();
-            if !found(
-                base + bit as usize,
-                masks.newlines & (1 << bit) != 0,
-                unusual_end,
-            ) {
-                going = false;
-                return;
+            let position = base + bit as usize;
+            if masks.newlines & (1 << bit) == 0 {
+                ends.push((position - line_start) as u32);
+            } else {
+                if !found(line_start, position, ends, unusual_end) {
+                    going = false;
+                    return;
+                }
+                ends.clear();
+                line_start = position + 1;
             }
             mask &= mask - 1;
         }
@@ -784,7 +787,7 @@ fn separators(
         visit(&last, base);
     }
     if going && data.last().is_some_and(|&b| b != b'\n') {
-        found(data.len(), true, unusual_end);
+        found(line_start, data.len(), ends, unusual_end);
     }
     line_breaks
 }
@@ -982,14 +985,33 @@ mod tests {
         assert_eq!(record_end(b"\"x\ny\",z\n1,2\n"), 8);
     }
 
+    /// Every delimiter and line end [`separators`] reports, as (position,
+    /// is a line end), until `keep_going` says stop after a line, and the
+    /// line breaks it counted.
+    fn separator_list(
+        data: &[u8],
+        delimiter: u8,
+        mut keep_going: impl FnMut(usize, usize, usize) -> bool,
+    ) -> (Vec<(usize, bool)>, u64) {
+        let mut seen = Vec::new();
+        let mut ends = Vec::new();
+        let count = separators(
+            data,
+            delimiter,
+            &mut ends,
+            |start, end, ends, unusual_end| {
+                seen.extend(ends.iter().map(|&e| (start + e as usize, false)));
+                seen.push((end, true));
+                keep_going(start, end, unusual_end)
+            },
+        );
+        (seen, count)
+    }
+
     #[test]
     fn separators_are_found_in_order() {
         let data = b"ab,c\n,,xyz\r\nlast,line";
-        let mut seen = Vec::new();
-        separators(data, b',', |p, newline, _| {
-            seen.push((p, newline));
-            true
-        });
+        let (seen, _) = separator_list(data, b',', |_, _, _| true);
         let expected: Vec<(usize, bool)> = data
             .iter()
             .enumerate()
@@ -998,11 +1020,7 @@ mod tests {
             .chain([(data.len(), true)])
             .collect();
         assert_eq!(seen, expected);
-        let mut high = Vec::new();
-        separators("å;ö\n;".as_bytes(), b';', |p, newline, _| {
-            high.push((p, newline));
-            true
-        });
+        let (high, _) = separator_list("å;ö\n;".as_bytes(), b';', |_, _, _| true);
         assert_eq!(high, vec![(2, false), (5, true), (6, false), (7, true)]);
     }
 
@@ -1020,27 +1038,25 @@ mod tests {
                         alphabet[(state >> 33) as usize % alphabet.len()]
                     })
                     .collect();
-                let mut seen = Vec::new();
-                let mut line_start = 0;
-                let count = separators(&data, delimiter, |p, newline, unusual_end| {
-                    seen.push((p, newline));
-                    if newline {
-                        // A line with a NUL or a byte above 0x7f is flagged.
-                        let plain = data[line_start..p].iter().all(|&b| b != 0 && b < 0x80);
-                        assert!(plain || unusual_end > line_start, "line at {line_start}");
-                        line_start = p + 1;
-                    }
+                let (seen, count) = separator_list(&data, delimiter, |start, end, unusual_end| {
+                    // A line with a NUL or a byte above 0x7f is flagged.
+                    let plain = data[start..end].iter().all(|&b| b != 0 && b < 0x80);
+                    assert!(plain || unusual_end > start, "line at {start}");
                     true
                 });
                 let line_breaks = data.iter().filter(|b| **b == b'\n').count() as u64;
                 assert_eq!(count, line_breaks);
-                let mut first = Vec::new();
-                let stopped = separators(&data, delimiter, |p, newline, _| {
-                    first.push((p, newline));
-                    first.len() < 3
+                let mut lines = 0;
+                let (first, stopped) = separator_list(&data, delimiter, |_, _, _| {
+                    lines += 1;
+                    lines < 2
                 });
                 assert_eq!(stopped, line_breaks);
-                assert_eq!(first[..], seen[..seen.len().min(3)]);
+                let second_line_end = seen.iter().filter(|(_, end)| *end).nth(1);
+                let upto = second_line_end.map_or(seen.len(), |end| {
+                    seen.iter().position(|s| s == end).expect("seen") + 1
+                });
+                assert_eq!(first[..], seen[..upto]);
                 let mut expected: Vec<(usize, bool)> = data
                     .iter()
                     .enumerate()
