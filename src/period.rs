@@ -59,17 +59,33 @@ pub fn parse_date(raw: &[u8]) -> Option<Date> {
 }
 
 /// `YYYY-MM-DD`, the shape nearly every export uses, read once per input
-/// row: all ten bytes are checked together, without early exits.
+/// row: the first eight bytes are checked as one word and the last two as
+/// another, without early exits. A byte is a digit when its high nibble is
+/// 3 and stays 3 after adding 6.
 fn parse_dashed(s: &[u8; 10]) -> Option<Date> {
-    let digit = |i: usize| s[i].wrapping_sub(b'0');
-    let all_digits = [0, 1, 2, 3, 5, 6, 8, 9]
-        .iter()
-        .fold(true, |ok, &i| ok & (digit(i) < 10));
-    if !(all_digits & (s[4] == b'-') & (s[7] == b'-')) {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const SIXES: u64 = 0x0606_0606_0606_0606;
+    // Bytes 0-3 and 5-6 of the head are digits, 4 and 7 dashes.
+    const DIGITS: u64 = 0x00ff_ff00_ffff_ffff;
+    const DASHES: u64 = 0xff00_00ff_0000_0000;
+    let all_digits = |word: u64, digits: u64| {
+        (word & HIGH & digits) == ZEROS & digits
+            && (word.wrapping_add(SIXES & digits) & HIGH & digits) == ZEROS & digits
+    };
+    let head = u64::from_le_bytes(s[..8].try_into().expect("8 bytes"));
+    let tail = u64::from(u16::from_le_bytes([s[8], s[9]]));
+    let shaped = all_digits(head, DIGITS)
+        & all_digits(tail, 0xffff)
+        & (head & DASHES == 0x2d00_002d_0000_0000);
+    if !shaped {
         return None;
     }
-    let number = |i: usize, n: usize| (i..i + n).fold(0i16, |v, j| v * 10 + i16::from(digit(j)));
-    Date::new(number(0, 4), number(5, 2) as i8, number(8, 2) as i8).ok()
+    let digit = |word: u64, i: u32| ((word >> (8 * i)) & 0xf) as i16;
+    let year = digit(head, 0) * 1000 + digit(head, 1) * 100 + digit(head, 2) * 10 + digit(head, 3);
+    let month = digit(head, 5) * 10 + digit(head, 6);
+    let day = digit(tail, 0) * 10 + digit(tail, 1);
+    Date::new(year, month as i8, day as i8).ok()
 }
 
 /// Parses a date or a timestamp `YYYY-MM-DD[ T]HH:MM[:SS]` (a trailing
@@ -262,6 +278,48 @@ pub fn day_number(date: Date) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain reading of `YYYY-MM-DD`, to check [`parse_dashed`] against.
+    fn dashed_by_bytes(s: &[u8; 10]) -> Option<Date> {
+        let shaped = s.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+        if !shaped {
+            return None;
+        }
+        let number = |range: std::ops::Range<usize>| {
+            s[range].iter().fold(0i16, |n, b| n * 10 + i16::from(b - b'0'))
+        };
+        Date::new(number(0..4), number(5..7) as i8, number(8..10) as i8).ok()
+    }
+
+    #[test]
+    fn dashed_dates_parse_as_read_byte_by_byte() {
+        let mut day = Date::new(1599, 12, 25).unwrap();
+        while day < Date::new(2401, 1, 5).unwrap() {
+            let text = day.to_string();
+            let bytes: &[u8; 10] = text.as_bytes().try_into().unwrap();
+            assert_eq!(parse_dashed(bytes), Some(day), "{text}");
+            day = day.tomorrow().unwrap();
+        }
+        // Every byte of a date swapped for neighbours of digits and dashes,
+        // and impossible months and days.
+        let alphabet = b"/0189:-,.a \x00\xff";
+        for base in [*b"2024-02-29", *b"2023-02-29", *b"2024-13-01", *b"2024-00-10", *b"0000-01-01"] {
+            assert_eq!(parse_dashed(&base), dashed_by_bytes(&base));
+            for i in 0..10 {
+                for &b in alphabet {
+                    let mut text = base;
+                    text[i] = b;
+                    assert_eq!(parse_dashed(&text), dashed_by_bytes(&text), "{text:?}");
+                }
+            }
+        }
+        for text in [b"2024-12-32", b"2024-04-31", b"9999-12-31", b"2024-1a-01"] {
+            assert_eq!(parse_dashed(text), dashed_by_bytes(text));
+        }
+    }
     use jiff::civil::date;
 
     #[test]
