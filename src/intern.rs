@@ -80,6 +80,19 @@ pub(crate) fn random_access_vec<T: Send>(len: usize, make: impl Fn() -> T + Sync
     values
 }
 
+/// Hands memory freed to the allocator back to the kernel. Many small
+/// blocks freed together (a listing's staging blocks once its index is
+/// built) otherwise stay part of the process, and later allocations do not
+/// all fit into them.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of glibc's own heaps to
+    // the kernel; it touches no memory the program uses.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn advise_huge_pages(start: *mut u8, bytes: usize) {
     const HUGE: usize = 2 << 20;

@@ -4,21 +4,35 @@
 //! Entries are ordered by hash and each sits at or just after the slot its
 //! hash maps to (ordered linear probing), so a lookup reads one or two
 //! neighbouring slots, and a batch of lookups can touch their slots first
-//! to overlap the cache misses ([`KeyIndex::touch`]). Building is a parallel
-//! sort plus one sequential pass. Slot positions are the ids: they depend
-//! only on the keys, so they are the same on every run.
+//! to overlap the cache misses ([`KeyIndex::touch`]). Reader threads file
+//! keys by the top bits of their hash; building sorts and lays out each
+//! such partition on its own thread, and settles the few runs that cross
+//! from one partition into the next in sequence. Slot positions are the
+//! ids: they depend only on the keys, so they are the same on every run.
 
 use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
-use crate::intern::{SlotKey, hash_bytes, prefetch_once, random_access_vec};
+use crate::intern::{SlotKey, hash_bytes, prefetch_once, random_access_vec, release_free_memory};
 
-/// Keys gathered by one reader thread, to be merged and built.
+/// Keys gathered by one reader thread, to be merged and built, already
+/// grouped into [`PARTITIONS`] by the top bits of their hash, so building
+/// needs no pass (and no second copy in fresh memory) to group them. Each
+/// partition is a list of blocks of [`BLOCK`] entries: blocks never move
+/// or grow, so no memory is left behind by reallocation, and at most one
+/// block per partition is not full.
 pub struct PendingKeys<V> {
-    entries: Vec<Pending<V>>,
+    partitions: Vec<Vec<Vec<Pending<V>>>>,
     arena: Vec<u8>,
+    len: usize,
 }
+
+/// Bits of the hash that choose a key's partition.
+const PARTITION_BITS: u32 = 8;
+const PARTITIONS: usize = 1 << PARTITION_BITS;
+/// Entries per block of a partition.
+const BLOCK: usize = 1024;
 
 #[derive(Clone, Copy)]
 struct Pending<V> {
@@ -30,8 +44,9 @@ struct Pending<V> {
 impl<V> Default for PendingKeys<V> {
     fn default() -> Self {
         PendingKeys {
-            entries: Vec::new(),
+            partitions: Vec::new(),
             arena: Vec::new(),
+            len: 0,
         }
     }
 }
@@ -48,29 +63,39 @@ impl<V> PendingKeys<V> {
             self.arena.extend_from_slice(key);
             SlotKey::long(offset, key.len())
         });
-        self.entries.push(Pending {
-            hash: key_hash(key),
+        if self.partitions.is_empty() {
+            self.partitions.resize_with(PARTITIONS, Vec::new);
+        }
+        let hash = key_hash(key);
+        let entry = Pending {
+            hash,
             key: stored,
             value,
-        });
+        };
+        let blocks = &mut self.partitions[hash_bits(hash, 0, PARTITION_BITS)];
+        match blocks.last_mut() {
+            Some(block) if block.len() < BLOCK => block.push(entry),
+            _ => {
+                let mut block = Vec::with_capacity(BLOCK);
+                block.push(entry);
+                blocks.push(block);
+            }
+        }
+        self.len += 1;
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 }
 
-/// Entries per partition [`KeyIndex::build`] aims at: a partition is
-/// sorted and laid out by one thread, in cache.
-const PARTITION_TARGET: usize = 8192;
-
-/// Entries per bucket a partition is grouped into before the buckets are
-/// sorted by the full comparison: insertion sort moves whole entries, so
-/// small buckets sort fastest (8 measured best against 4, 16 and 32).
+/// Entries per bucket a partition is grouped into before each bucket is
+/// sorted: insertion sort moves whole entries, so small buckets sort
+/// fastest (8 measured best against 4, 16 and 32).
 const BUCKET_TARGET: usize = 8;
 
 /// The `bits` hash bits below the top `skip` ones.
@@ -88,26 +113,13 @@ fn bits_for(n: usize, target: usize, max: u32) -> u32 {
 }
 
 impl<V: Copy> PendingKeys<V> {
-    /// How many entries fall in each of the `1 << bits` partitions.
-    fn partition_counts(&self, bits: u32) -> Vec<usize> {
-        let mut counts = vec![0usize; 1 << bits];
-        for entry in &self.entries {
-            counts[hash_bits(entry.hash, 0, bits)] += 1;
-        }
-        counts
-    }
-
-    /// Copies each entry into its partition's slice, moving long keys'
-    /// offsets by `base`, this part's place in the combined arena.
-    fn scatter(&self, bits: u32, base: usize, mut slices: Vec<&mut [Pending<V>]>) {
-        let mut filled = vec![0usize; slices.len()];
-        for entry in &self.entries {
-            let p = hash_bits(entry.hash, 0, bits);
-            slices[p][filled[p]] = Pending {
-                key: entry.key.rebased(base),
-                ..*entry
-            };
-            filled[p] += 1;
+    /// Moves long keys' offsets by `base`, this part's place in the
+    /// combined arena.
+    fn rebase(&mut self, base: usize) {
+        if base > 0 && !self.arena.is_empty() {
+            for entry in self.partitions.iter_mut().flatten().flatten() {
+                entry.key = entry.key.rebased(base);
+            }
         }
     }
 }
@@ -121,68 +133,81 @@ struct Laid<V> {
     repeats: Vec<(V, V)>,
 }
 
+/// A partition: its share of every part, read as one sequence.
+type Shares<'a, V> = Vec<&'a mut [Pending<V>]>;
+
+/// The first `count` entries of a partition's shares, in order.
+fn leading<'a, V>(
+    shares: &'a [&'a mut [Pending<V>]],
+    count: usize,
+) -> impl Iterator<Item = &'a Pending<V>> {
+    shares.iter().flat_map(|share| share.iter()).take(count)
+}
+
 impl<V: Copy> Laid<V> {
     /// Sorts one partition's entries by `compare` (a counting sort by the
-    /// hash bits below the top `skip` ones into small buckets through
-    /// `scratch`, then each bucket by `compare`), keeps the first of
-    /// repeated keys at the front, and places each entry at its ideal slot
-    /// or just after the previous one, as if no earlier partition reached
-    /// into this one ([`settle_boundaries`] fixes that).
+    /// hash bits below the top `skip` ones into small buckets, then each
+    /// bucket by hash, and equal hashes by `compare`), moves the first of
+    /// each key to the front of `shares` in order, and places each at its
+    /// ideal slot or just after the previous one, as if no earlier
+    /// partition reached into this one ([`settle_boundaries`] fixes that).
+    /// `gathered` and `sorted` are scratch space.
     fn new(
-        entries: &mut [Pending<V>],
-        scratch: &mut Vec<Pending<V>>,
+        shares: &mut Shares<'_, V>,
+        (gathered, sorted): &mut (Vec<Pending<V>>, Vec<Pending<V>>),
         skip: u32,
         arena: &[u8],
         compare: impl Fn(&Pending<V>, &Pending<V>) -> Ordering,
         spread: u64,
     ) -> Laid<V> {
-        let bits = bits_for(entries.len(), BUCKET_TARGET, 16);
+        gathered.clear();
+        for share in shares.iter() {
+            gathered.extend_from_slice(share);
+        }
+        let bits = bits_for(gathered.len(), BUCKET_TARGET, 16);
         let bucket = |entry: &Pending<V>| hash_bits(entry.hash, skip, bits);
         let mut starts = vec![0usize; (1 << bits) + 1];
-        for entry in entries.iter() {
+        for entry in gathered.iter() {
             starts[bucket(entry) + 1] += 1;
         }
         for b in 1..starts.len() {
             starts[b] += starts[b - 1];
         }
-        scratch.clear();
-        scratch.extend_from_slice(entries);
+        sorted.clone_from(gathered);
         let mut next = starts.clone();
-        for entry in scratch.iter() {
+        for entry in gathered.iter() {
             let at = &mut next[bucket(entry)];
-            entries[*at] = *entry;
+            sorted[*at] = *entry;
             *at += 1;
         }
         // By hash alone (a fast integer sort), then runs of equal hashes (a
         // repeated key, or a true collision) by the full comparison.
         for bounds in starts.windows(2) {
-            entries[bounds[0]..bounds[1]].sort_unstable_by_key(|entry| entry.hash);
+            sorted[bounds[0]..bounds[1]].sort_unstable_by_key(|entry| entry.hash);
         }
-        for run in entries.chunk_by_mut(|a, b| a.hash == b.hash) {
+        for run in sorted.chunk_by_mut(|a, b| a.hash == b.hash) {
             if run.len() > 1 {
                 run.sort_unstable_by(&compare);
             }
         }
         let mut laid = Laid {
-            positions: Vec::with_capacity(entries.len()),
+            positions: Vec::with_capacity(sorted.len()),
             repeats: Vec::new(),
         };
         let mut next_free = 0;
-        for i in 0..entries.len() {
-            let entry = entries[i];
-            if let Some(kept) = laid
-                .positions
-                .len()
-                .checked_sub(1)
-                .map(|last| &entries[last])
+        let mut kept: Option<&Pending<V>> = None;
+        let mut places = shares.iter_mut().flat_map(|share| share.iter_mut());
+        for entry in sorted.iter() {
+            if let Some(kept) = kept
                 && kept.hash == entry.hash
                 && kept.key.bytes(arena) == entry.key.bytes(arena)
             {
                 laid.repeats.push((kept.value, entry.value));
                 continue;
             }
+            kept = Some(entry);
             let position = ideal(entry.hash, spread).max(next_free);
-            entries[laid.positions.len()] = entry;
+            *places.next().expect("a place for every kept entry") = *entry;
             laid.positions.push(position as u32);
             next_free = position + 1;
         }
@@ -197,17 +222,12 @@ impl<V: Copy> Laid<V> {
 
 /// Moves the first entries of each partition past the slots the previous
 /// partition's last entries took (only a short run at the start can move:
-/// once an entry keeps its slot, so do all after it). `lays[p]` places the
-/// entries that start at `starts[p]` in `entries`.
-fn settle_boundaries<V: Copy>(
-    lays: &mut [Laid<V>],
-    entries: &[Pending<V>],
-    starts: &[usize],
-    spread: u64,
-) {
+/// once an entry keeps its slot, so do all after it).
+fn settle_boundaries<V: Copy>(lays: &mut [Laid<V>], partitions: &[Shares<'_, V>], spread: u64) {
     let mut next_free = 0;
-    for (laid, &start) in lays.iter_mut().zip(starts) {
-        for (entry, position) in entries[start..].iter().zip(laid.positions.iter_mut()) {
+    for (laid, shares) in lays.iter_mut().zip(partitions) {
+        let count = laid.positions.len();
+        for (entry, position) in leading(shares, count).zip(laid.positions.iter_mut()) {
             let wanted = ideal(entry.hash, spread).max(next_free);
             if wanted as u32 == *position {
                 break;
@@ -217,20 +237,6 @@ fn settle_boundaries<V: Copy>(
         }
         next_free = next_free.max(laid.end());
     }
-}
-
-/// Splits `items` into consecutive slices of the given lengths.
-fn split_lengths<T>(
-    mut items: &mut [T],
-    lengths: impl IntoIterator<Item = usize>,
-) -> Vec<&mut [T]> {
-    let mut slices = Vec::new();
-    for length in lengths {
-        let (head, tail) = items.split_at_mut(length);
-        slices.push(head);
-        items = tail;
-    }
-    slices
 }
 
 /// 32 bytes for values of up to 8 bytes, aligned so that no slot spans
@@ -259,51 +265,30 @@ impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
     /// `duplicate(kept, dropped)` sees each other one, in hash order.
     /// `keep` turns a pending value into the stored one.
     ///
-    /// The entries of every part are copied into one buffer grouped by the
-    /// top bits of their hash into partitions; each partition is then
-    /// sorted and laid out by one thread in cache, and written into its own
-    /// range of slots. Only runs crossing partition boundaries are settled
-    /// in sequence.
+    /// Each partition (its share of every part) is sorted and laid out by
+    /// one thread, and written into its own range of slots. Only runs
+    /// crossing partition boundaries are settled in sequence.
     pub fn build<V: Copy + Send + Sync>(
-        parts: Vec<PendingKeys<V>>,
+        mut parts: Vec<PendingKeys<V>>,
         order: impl Fn(&V, &V) -> Ordering + Sync,
         mut duplicate: impl FnMut(&V, &V),
         keep: impl Fn(&V) -> W + Sync,
     ) -> KeyIndex<W> {
         let total: usize = parts.iter().map(PendingKeys::len).sum();
         let spread = (total as u64 * 5 / 4).max(1);
-        let bits = bits_for(total, PARTITION_TARGET, 12);
         let mut arena = Vec::new();
-        let bases: Vec<usize> = parts
-            .iter()
-            .map(|part| {
-                arena.extend_from_slice(&part.arena);
-                arena.len() - part.arena.len()
-            })
-            .collect();
-        let counts: Vec<Vec<usize>> = parts
-            .par_iter()
-            .map(|part| part.partition_counts(bits))
-            .collect();
-        let sizes: Vec<usize> = (0..1 << bits)
-            .map(|p| counts.iter().map(|count| count[p]).sum())
-            .collect();
-        let mut entries = match parts.iter().find_map(|part| part.entries.first()) {
-            Some(&first) => random_access_vec(total, || first),
-            None => Vec::new(),
-        };
-        // Partition by partition, each part's share of it.
-        let mut shares: Vec<Vec<&mut [Pending<V>]>> = parts.iter().map(|_| Vec::new()).collect();
-        let lengths = (0..1 << bits).flat_map(|p| counts.iter().map(move |count| count[p]));
-        for (i, share) in split_lengths(&mut entries, lengths).into_iter().enumerate() {
-            shares[i % parts.len()].push(share);
+        for part in &mut parts {
+            let base = arena.len();
+            arena.extend_from_slice(&part.arena);
+            part.rebase(base);
         }
-        parts
-            .par_iter()
-            .zip(bases)
-            .zip(shares)
-            .for_each(|((part, base), shares)| part.scatter(bits, base, shares));
-        drop(parts);
+        // Partition by partition, each part's share of it.
+        let mut partitions: Vec<Shares<'_, V>> = (0..PARTITIONS).map(|_| Vec::new()).collect();
+        for part in &mut parts {
+            for (p, blocks) in part.partitions.iter_mut().enumerate() {
+                partitions[p].extend(blocks.iter_mut().map(|block| &mut block[..]));
+            }
+        }
 
         let compare = |a: &Pending<V>, b: &Pending<V>| {
             a.hash
@@ -311,44 +296,41 @@ impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
                 .then_with(|| a.key.bytes(&arena).cmp(b.key.bytes(&arena)))
                 .then_with(|| order(&a.value, &b.value))
         };
-        let mut lays: Vec<Laid<V>> = split_lengths(&mut entries, sizes.iter().copied())
-            .into_par_iter()
-            .map_init(Vec::new, |scratch, partition| {
-                Laid::new(partition, scratch, bits, &arena, compare, spread)
-            })
+        let mut lays: Vec<Laid<V>> = partitions
+            .par_iter_mut()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |scratch, shares| {
+                    Laid::new(shares, scratch, PARTITION_BITS, &arena, compare, spread)
+                },
+            )
             .collect();
         for laid in &lays {
             for (kept, dropped) in &laid.repeats {
                 duplicate(kept, dropped);
             }
         }
-        let starts: Vec<usize> = sizes
-            .iter()
-            .scan(0, |start, &size| {
-                *start += size;
-                Some(*start - size)
-            })
-            .collect();
-        settle_boundaries(&mut lays, &entries, &starts, spread);
+        settle_boundaries(&mut lays, &partitions, spread);
 
         let end = lays.iter().map(Laid::end).max().unwrap_or(0);
         let mut slots = random_access_vec(end.max(spread as usize), Slot::default);
         let mut ranges = Vec::with_capacity(lays.len());
         let mut rest = &mut slots[..];
         let mut offset = 0;
-        for (laid, &start) in lays.iter().zip(&starts) {
+        for (laid, shares) in lays.iter().zip(&partitions) {
             let Some(&first) = laid.positions.first() else {
                 continue;
             };
             let (_, tail) = rest.split_at_mut(first as usize - offset);
             let (range, tail) = tail.split_at_mut(laid.end() - first as usize);
-            ranges.push((laid, &entries[start..], range, first as usize));
+            ranges.push((laid, shares, range, first as usize));
             (rest, offset) = (tail, laid.end());
         }
         ranges
             .into_par_iter()
-            .for_each(|(laid, entries, range, first)| {
-                for (entry, &position) in entries.iter().zip(&laid.positions) {
+            .for_each(|(laid, shares, range, first)| {
+                let kept = leading(shares, laid.positions.len());
+                for (entry, &position) in kept.zip(&laid.positions) {
                     range[position as usize - first] = Slot {
                         hash: entry.hash,
                         key: entry.key,
@@ -356,6 +338,9 @@ impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
                     };
                 }
             });
+        drop(partitions);
+        drop(parts);
+        release_free_memory();
         KeyIndex {
             slots,
             arena,
@@ -577,7 +562,8 @@ mod tests {
             (3000, 1),
             (20_000, 2),
             (50_000, 3),
-            // 16 partitions: runs cross their boundaries.
+            // ~800 keys per partition at 80 % load: runs cross their
+            // boundaries, which are settled in sequence.
             (200_000, 2),
         ] {
             let keys: Vec<(Vec<u8>, u32)> = (0..count)

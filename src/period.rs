@@ -289,7 +289,9 @@ mod tests {
             return None;
         }
         let number = |range: std::ops::Range<usize>| {
-            s[range].iter().fold(0i16, |n, b| n * 10 + i16::from(b - b'0'))
+            s[range]
+                .iter()
+                .fold(0i16, |n, b| n * 10 + i16::from(b - b'0'))
         };
         Date::new(number(0..4), number(5..7) as i8, number(8..10) as i8).ok()
     }
@@ -306,7 +308,13 @@ mod tests {
         // Every byte of a date swapped for neighbours of digits and dashes,
         // and impossible months and days.
         let alphabet = b"/0189:-,.a \x00\xff";
-        for base in [*b"2024-02-29", *b"2023-02-29", *b"2024-13-01", *b"2024-00-10", *b"0000-01-01"] {
+        for base in [
+            *b"2024-02-29",
+            *b"2023-02-29",
+            *b"2024-13-01",
+            *b"2024-00-10",
+            *b"0000-01-01",
+        ] {
             assert_eq!(parse_dashed(&base), dashed_by_bytes(&base));
             for i in 0..10 {
                 for &b in alphabet {
