@@ -18,10 +18,9 @@ use crate::dayfolds::DayFolds;
 use crate::exact::ExactSum;
 use crate::input::{Col, ColumnSpec, Columns, Locator, Row, RowError, RowSink, Schema, values};
 use crate::intern::{
-    FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames, SlotKey, prefetch, same_bytes,
+    FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames, prefetch, same_bytes,
 };
-use crate::keyindex::key_hash;
-use crate::listing::Listing;
+use crate::listing::{Listing, PatientLookups};
 use crate::period::{PeriodSpec, Window};
 use crate::report::Measure;
 
@@ -245,11 +244,7 @@ pub struct VisitSink<'a> {
     /// the cache misses overlap; their patient ids are in `batch_keys`.
     batch: Vec<Waiting>,
     batch_keys: Vec<u8>,
-    /// The last waiting visit's patient, if short enough to keep inline,
-    /// and (once looked up) its listing id and unit: exports often list a
-    /// patient's visits together, and a repeat then needs no lookup.
-    last_patient: Option<SlotKey>,
-    last_listed: Option<(u32, u32)>,
+    lookups: PatientLookups,
     key: Vec<u8>,
     /// Counted visits in blocks, so grouping can free them as it goes.
     visits: Vec<Vec<Visit>>,
@@ -292,8 +287,7 @@ impl<'a> VisitSink<'a> {
             counted_contact: Memo::default(),
             batch: Vec::with_capacity(BATCH),
             batch_keys: Vec::new(),
-            last_patient: None,
-            last_listed: None,
+            lookups: PatientLookups::default(),
             key: Vec::new(),
             visits: Vec::new(),
             visit_rows: Vec::new(),
@@ -358,8 +352,8 @@ impl<'a> VisitSink<'a> {
     fn flush_batch(&mut self, listing: &Listing) {
         let text = |range: (u32, u32)| range.0 as usize..range.1 as usize;
         for waiting in &self.batch {
-            if waiting.hash != SAME_PATIENT {
-                listing.patients.touch(waiting.hash);
+            if let Some(hash) = waiting.hash {
+                listing.patients.touch(hash);
             }
             if let Some(provider) = waiting.provider {
                 self.providers.touch(&self.batch_keys[text(provider)]);
@@ -367,14 +361,8 @@ impl<'a> VisitSink<'a> {
         }
         let batch = std::mem::take(&mut self.batch);
         for waiting in &batch {
-            if waiting.hash != SAME_PATIENT {
-                let patient = &self.batch_keys[text(waiting.patient)];
-                self.last_listed = listing
-                    .patients
-                    .find(waiting.hash, patient)
-                    .map(|(id, &listed)| (id, listed));
-            }
-            let outcome = match self.last_listed {
+            let patient = &self.batch_keys[text(waiting.patient)];
+            let outcome = match self.lookups.listed(listing, waiting.hash, patient) {
                 None => Err(Reason::NotListed),
                 Some((_, listed))
                     if waiting.unit.is_some_and(|unit| {
@@ -567,19 +555,12 @@ impl RowSink for VisitSink<'_> {
         let group_time = (group << TIME_BITS) | time;
         match self.shared.population {
             Population::Listed(listing) => {
-                let inline = SlotKey::inline(patient);
-                let same = inline.is_some() && inline == self.last_patient;
-                self.last_patient = inline;
+                let hash = self.lookups.hash(patient);
                 let waiting = Waiting {
-                    hash: if same {
-                        SAME_PATIENT
-                    } else {
-                        key_hash(patient)
-                    },
-                    patient: if same {
-                        (0, 0)
-                    } else {
-                        self.keep_text(patient)
+                    hash,
+                    patient: match hash {
+                        Some(_) => self.keep_text(patient),
+                        None => (0, 0),
                     },
                     unit: unit.map(|unit| self.keep_text(unit)),
                     provider: provider.map(|provider| self.keep_text(provider)),
@@ -625,9 +606,9 @@ impl RowSink for VisitSink<'_> {
 /// A visit waiting for its listing lookup; its texts are ranges in the
 /// batch's byte buffer.
 struct Waiting {
-    /// [`SAME_PATIENT`] when the patient is the previous waiting visit's
-    /// (then `patient` is empty).
-    hash: u64,
+    /// `None` when the patient is the previous waiting visit's (then
+    /// `patient` is empty).
+    hash: Option<u64>,
     patient: (u32, u32),
     /// The visit's unit; `None` without a unit column.
     unit: Option<(u32, u32)>,
@@ -640,10 +621,6 @@ struct Waiting {
 
 /// Visits looked up together.
 const BATCH: usize = 32;
-
-/// A waiting visit's hash when its patient is the previous one's (never a
-/// real key hash, which is odd).
-const SAME_PATIENT: u64 = 0;
 
 /// One patient's result, for `--per-patient`.
 #[derive(Clone, Debug, PartialEq)]

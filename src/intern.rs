@@ -476,26 +476,25 @@ impl SlotKey {
     /// The same key with a long key's arena offset moved by `base` (for
     /// arenas appended to one another).
     pub(crate) fn rebased(self, base: usize) -> SlotKey {
-        if self.is_inline() {
-            return self;
+        match self.long_place() {
+            Some((offset, len)) => SlotKey::long(offset + base, len),
+            None => self,
         }
-        let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")) as usize;
-        let len = u32::from_le_bytes(self.0[8..12].try_into().expect("4 bytes")) as usize;
-        SlotKey::long(offset + base, len)
     }
 
-    /// Whether the key is stored in the slot itself (not in an arena).
-    pub(crate) fn is_inline(&self) -> bool {
-        self.0[15] != LONG
+    /// Offset and length in the arena of a long key.
+    fn long_place(&self) -> Option<(usize, usize)> {
+        (self.0[15] == LONG).then(|| {
+            let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes"));
+            let len = u32::from_le_bytes(self.0[8..12].try_into().expect("4 bytes"));
+            (offset as usize, len as usize)
+        })
     }
 
     pub(crate) fn bytes<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
-        if self.0[15] == LONG {
-            let offset = u64::from_le_bytes(self.0[..8].try_into().expect("8 bytes")) as usize;
-            let len = u32::from_le_bytes(self.0[8..12].try_into().expect("4 bytes")) as usize;
-            &arena[offset..offset + len]
-        } else {
-            &self.0[..usize::from(self.0[15])]
+        match self.long_place() {
+            Some((offset, len)) => &arena[offset..offset + len],
+            None => &self.0[..usize::from(self.0[15])],
         }
     }
 }

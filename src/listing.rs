@@ -21,7 +21,7 @@ use crate::input::{
     Schema, Source,
 };
 use crate::intern::{KeyTable, Memo, NameCache, Names, SharedNames, SlotKey};
-use crate::keyindex::{KeyIndex, PendingKeys};
+use crate::keyindex::{KeyIndex, PendingKeys, key_hash};
 
 pub static LISTING: Schema = Schema {
     what: "listing",
@@ -515,6 +515,48 @@ impl<'a> UnitIds<'a> {
             .map_err(|_| RowError::not_utf8(col))?;
         self.last = key.map(|key| (key, id));
         Ok(id)
+    }
+}
+
+/// Listing lookups of a stream of visits, with the last one remembered:
+/// exports often list a patient's visits together, and a visit of the
+/// previous visit's patient then reuses its lookup instead of searching
+/// the index again.
+#[derive(Default)]
+pub(crate) struct PatientLookups {
+    /// The previous visit's patient, if short enough to keep inline.
+    last: Option<SlotKey>,
+    /// The last lookup's id and listing unit.
+    listed: Option<(u32, u32)>,
+}
+
+impl PatientLookups {
+    /// The [`key_hash`] to look `patient` up by, or `None` when it is the
+    /// previous visit's patient, whose lookup [`PatientLookups::listed`]
+    /// reuses. Visits must then be looked up in the order they came.
+    pub(crate) fn hash(&mut self, patient: &[u8]) -> Option<u64> {
+        let inline = SlotKey::inline(patient);
+        let same = inline.is_some() && inline == self.last;
+        self.last = inline;
+        (!same).then(|| key_hash(patient))
+    }
+
+    /// The id and listing unit of a visit's patient: looked up in
+    /// `listing` by `hash` and `patient`, or the previous lookup's when
+    /// `hash` is `None`.
+    pub(crate) fn listed(
+        &mut self,
+        listing: &Listing,
+        hash: Option<u64>,
+        patient: &[u8],
+    ) -> Option<(u32, u32)> {
+        if let Some(hash) = hash {
+            self.listed = listing
+                .patients
+                .find(hash, patient)
+                .map(|(id, &unit)| (id, unit));
+        }
+        self.listed
     }
 }
 

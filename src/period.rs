@@ -278,6 +278,7 @@ pub fn day_number(date: Date) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::civil::date;
 
     /// The plain reading of `YYYY-MM-DD`, to check [`parse_dashed`] against.
     fn dashed_by_bytes(s: &[u8; 10]) -> Option<Date> {
@@ -328,7 +329,6 @@ mod tests {
             assert_eq!(parse_dashed(text), dashed_by_bytes(text));
         }
     }
-    use jiff::civil::date;
 
     #[test]
     fn dashed_dates_read_like_compact_ones() {

@@ -18,9 +18,8 @@ use super::{Chosen, Excluded, packed_date, utf8};
 use crate::catalogue;
 use crate::dayfolds::DayFolds;
 use crate::input::{Col, ColumnSpec, Columns, Row, RowError, RowSink, Schema, values};
-use crate::intern::{Memo, SlotKey};
-use crate::keyindex::key_hash;
-use crate::listing::Listing;
+use crate::intern::Memo;
+use crate::listing::{Listing, PatientLookups};
 use crate::period::{PeriodSpec, Window};
 use crate::report::Measure;
 use crate::units::Units;
@@ -206,8 +205,8 @@ impl<V: Default + Clone + PartialEq> Folds<V> {
 /// A visit waiting for its listing lookup; the patient id is a range of
 /// the batch's byte buffer.
 struct Waiting {
-    /// [`SAME_PATIENT`] when the patient is the previous waiting visit's.
-    hash: u64,
+    /// `None` when the patient is the previous waiting visit's.
+    hash: Option<u64>,
     patient: (u32, u32),
     unit: VisitUnit,
     /// Primary care per the visit's own care_level, when given.
@@ -217,10 +216,6 @@ struct Waiting {
 
 /// Visits looked up together.
 const BATCH: usize = 32;
-
-/// A waiting visit's hash when its patient is the previous one's (never a
-/// real key hash, which is odd).
-const SAME_PATIENT: u64 = 0;
 
 /// One thread's fold of visit rows.
 pub struct VisitSink<'a> {
@@ -232,11 +227,7 @@ pub struct VisitSink<'a> {
     contact_types: Chosen,
     batch: Vec<Waiting>,
     batch_keys: Vec<u8>,
-    /// The last waiting visit's patient, if short enough to keep inline,
-    /// and (once looked up) its listing: exports often list a patient's
-    /// visits together, and a repeat then needs no lookup.
-    last_patient: Option<SlotKey>,
-    last_listed: Option<(u32, u32)>,
+    lookups: PatientLookups,
     /// Per listing unit.
     tallies: Folds<Tally>,
     earliest: Option<Date>,
@@ -281,8 +272,7 @@ impl<'a> VisitSink<'a> {
             contact_types: Chosen::new(values::contact_type),
             batch: Vec::with_capacity(BATCH),
             batch_keys: Vec::new(),
-            last_patient: None,
-            last_listed: None,
+            lookups: PatientLookups::default(),
             tallies: Folds::new(config.period, shared.listing.units.len()),
             earliest: None,
             latest: None,
@@ -356,21 +346,13 @@ impl<'a> VisitSink<'a> {
     /// visit is matched to its patient's listing.
     fn flush_batch(&mut self) {
         let listing = self.shared.listing;
-        for waiting in &self.batch {
-            if waiting.hash != SAME_PATIENT {
-                listing.patients.touch(waiting.hash);
-            }
+        for hash in self.batch.iter().filter_map(|waiting| waiting.hash) {
+            listing.patients.touch(hash);
         }
         let batch = std::mem::take(&mut self.batch);
         for waiting in &batch {
-            if waiting.hash != SAME_PATIENT {
-                let key = &self.batch_keys[waiting.patient.0 as usize..waiting.patient.1 as usize];
-                self.last_listed = listing
-                    .patients
-                    .find(waiting.hash, key)
-                    .map(|(patient, &unit)| (patient, unit));
-            }
-            match self.last_listed {
+            let key = &self.batch_keys[waiting.patient.0 as usize..waiting.patient.1 as usize];
+            match self.lookups.listed(listing, waiting.hash, key) {
                 None => self.exclude(Reason::NotListed, waiting.date),
                 Some((patient, unit)) => self.count(patient, unit, waiting),
             }
@@ -422,19 +404,13 @@ impl RowSink for VisitSink<'_> {
         } else {
             None
         };
-        let inline = SlotKey::inline(patient);
-        let same = inline.is_some() && inline == self.last_patient;
-        self.last_patient = inline;
+        let hash = self.lookups.hash(patient);
         let start = self.batch_keys.len() as u32;
-        if !same {
+        if hash.is_some() {
             self.batch_keys.extend_from_slice(patient);
         }
         self.batch.push(Waiting {
-            hash: if same {
-                SAME_PATIENT
-            } else {
-                key_hash(patient)
-            },
+            hash,
             patient: (start, self.batch_keys.len() as u32),
             unit,
             row_primary,
