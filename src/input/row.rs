@@ -137,12 +137,26 @@ impl<'a> Fields<'a> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn get(&self, i: usize) -> Option<&'a [u8]> {
         match *self {
             Fields::Split { line, ends } => {
-                let end = *ends.get(i)? as usize;
-                let start = if i == 0 { 0 } else { ends[i - 1] as usize + 1 };
-                Some(&line[start..end])
+                if i >= ends.len() {
+                    return None;
+                }
+                // SAFETY: the splitter records each delimiter of `line` in
+                // increasing order and the line's length last, so for `i`
+                // in bounds `start <= end <= line.len()`.
+                unsafe {
+                    let end = *ends.get_unchecked(i) as usize;
+                    let start = if i == 0 {
+                        0
+                    } else {
+                        *ends.get_unchecked(i - 1) as usize + 1
+                    };
+                    debug_assert!(start <= end && end <= line.len());
+                    Some(line.get_unchecked(start..end))
+                }
             }
             Fields::Csv(record) => record.get(i),
         }
@@ -157,15 +171,22 @@ pub struct Row<'a> {
 
 impl<'a> Row<'a> {
     /// The raw bytes of `col`, untrimmed; `None` when the column is absent.
+    #[inline(always)]
     pub fn raw(&self, col: Col) -> Option<&'a [u8]> {
         col.index.and_then(|i| self.fields.get(i))
     }
 
     /// The trimmed bytes of `col`; `None` when absent or empty.
+    #[inline(always)]
     pub fn bytes(&self, col: Col) -> Option<&'a [u8]> {
-        self.raw(col)
-            .map(<[u8]>::trim_ascii)
-            .filter(|b| !b.is_empty())
+        let raw = self.raw(col)?;
+        // Nearly every value starts and ends with a visible character, so
+        // two compares settle it; bytes up to b' ' include all whitespace.
+        match raw {
+            [first, .., last] if *first > b' ' && *last > b' ' => Some(raw),
+            [only] if *only > b' ' => Some(raw),
+            _ => Some(raw.trim_ascii()).filter(|b| !b.is_empty()),
+        }
     }
 
     /// The trimmed text of `col`; `None` when absent or empty.
@@ -268,6 +289,37 @@ fn parse_number(raw: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_bytes_are_trimmed_as_the_definition_says() {
+        // Every value of up to three bytes drawn from whitespace, control,
+        // visible and non-ASCII bytes, alone and between delimiters.
+        let alphabet = [b' ', b'\t', b'\r', 0x0c, 0x01, b'!', b'a', 0x7f, 0xc3, 0xa9];
+        let mut values: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=3u32 {
+            for n in 0..alphabet.len().pow(len) {
+                let digits = (0..len).map(|i| n / alphabet.len().pow(i) % alphabet.len());
+                values.push(digits.map(|d| alphabet[d]).collect());
+            }
+        }
+        for value in &values {
+            let line = [b"x,".as_slice(), value, b",y"].concat();
+            let ends = [1, 2 + value.len() as u32, line.len() as u32];
+            let row = Row {
+                fields: Fields::Split {
+                    line: &line,
+                    ends: &ends,
+                },
+                locator: Locator::new(0, 1),
+            };
+            let col = Col {
+                index: Some(1),
+                sensitive: false,
+            };
+            let expected = Some(value.trim_ascii()).filter(|b| !b.is_empty());
+            assert_eq!(row.bytes(col), expected, "{value:?}");
+        }
+    }
 
     #[test]
     fn numbers_in_swedish_and_english_shapes() {
