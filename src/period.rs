@@ -39,6 +39,11 @@ fn ymd(year: u32, month: u32, day: u32) -> Option<Date> {
 
 /// Parses `YYYY-MM-DD` or `YYYYMMDD`, ignoring surrounding spaces.
 pub fn parse_date(raw: &[u8]) -> Option<Date> {
+    if let Ok(dashed) = <&[u8; 10]>::try_from(raw)
+        && let Some(date) = parse_dashed(dashed)
+    {
+        return Some(date);
+    }
     let s = raw.trim_ascii();
     if let Ok(dashed) = <&[u8; 10]>::try_from(s) {
         return parse_dashed(dashed);
@@ -91,6 +96,15 @@ fn parse_dashed(s: &[u8; 10]) -> Option<Date> {
 /// Parses a date or a timestamp `YYYY-MM-DD[ T]HH:MM[:SS]` (a trailing
 /// fraction or zone suffix after the seconds is ignored).
 pub fn parse_moment(raw: &[u8]) -> Option<Moment> {
+    // The common case, a plain date, needs no trimming.
+    if let Ok(dashed) = <&[u8; 10]>::try_from(raw)
+        && let Some(date) = parse_dashed(dashed)
+    {
+        return Some(Moment {
+            date,
+            second_of_day: None,
+        });
+    }
     let s = raw.trim_ascii();
     if let Ok(dashed) = <&[u8; 10]>::try_from(s) {
         return parse_dashed(dashed).map(|date| Moment {
@@ -365,7 +379,13 @@ mod tests {
     #[test]
     fn parses_the_accepted_date_shapes() {
         assert_eq!(parse_date(b"2024-02-29"), Some(date(2024, 2, 29)));
+        // Ten bytes that are not a dashed date are still trimmed and read.
         assert_eq!(parse_date(b" 20240229 "), Some(date(2024, 2, 29)));
+        assert_eq!(
+            parse_moment(b" 20240229 ").map(|m| m.date),
+            Some(date(2024, 2, 29))
+        );
+        assert_eq!(parse_date(b"  2024-2-9"), None);
         assert_eq!(parse_date(b"2023-02-29"), None);
         assert_eq!(parse_date(b"2024-13-01"), None);
         assert_eq!(parse_date(b"2024-1-01"), None);
