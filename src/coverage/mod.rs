@@ -38,6 +38,7 @@ impl Chosen {
     }
 
     /// Whether `raw` normalises to one of `chosen`.
+    #[inline]
     pub(crate) fn contains(
         &mut self,
         raw: &[u8],

@@ -51,6 +51,8 @@ impl RowError {
     }
 
     /// A value that does not parse as `what` (expected `expected`).
+    #[cold]
+    #[inline(never)]
     pub fn invalid(col: Col, raw: &[u8], what: &str, expected: &str) -> RowError {
         let message = if col.sensitive || could_be_patient_id(raw) {
             format!("cannot parse the value as {what} (expected {expected}; value not shown)")
@@ -69,6 +71,8 @@ impl RowError {
         )
     }
 
+    #[cold]
+    #[inline(never)]
     pub fn empty(col: Col) -> RowError {
         RowError::new(col.index, "empty value where one is required")
     }
@@ -200,8 +204,12 @@ impl<'a> Row<'a> {
     }
 
     /// The trimmed, non-empty bytes of a required column.
+    #[inline(always)]
     pub fn required(&self, col: Col) -> Result<&'a [u8], RowError> {
-        self.bytes(col).ok_or_else(|| RowError::empty(col))
+        match self.bytes(col) {
+            Some(bytes) => Ok(bytes),
+            None => Err(RowError::empty(col)),
+        }
     }
 
     /// The trimmed, non-empty text of a required column.
@@ -225,6 +233,7 @@ impl<'a> Row<'a> {
     }
 
     /// A date with an optional time of day.
+    #[inline]
     pub fn moment(&self, col: Col) -> Result<Moment, RowError> {
         let raw = self.required(col)?;
         period::parse_moment(raw)
