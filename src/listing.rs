@@ -501,6 +501,7 @@ impl<'a> UnitIds<'a> {
     }
 
     /// The id of the required unit in `col` of `row`.
+    #[inline]
     pub(crate) fn id(&mut self, row: &Row<'_>, col: Col) -> Result<u32, RowError> {
         let raw = row.required(col)?;
         let key = SlotKey::inline(raw);
@@ -509,6 +510,11 @@ impl<'a> UnitIds<'a> {
         {
             return Ok(id);
         }
+        self.look_up(raw, key, col)
+    }
+
+    #[inline(never)]
+    fn look_up(&mut self, raw: &[u8], key: Option<SlotKey>, col: Col) -> Result<u32, RowError> {
         let id = self
             .names
             .id_bytes(raw)

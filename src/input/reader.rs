@@ -686,7 +686,7 @@ impl<S: RowSink> Worker<S> {
         shared: &Shared,
         check_rows: bool,
     ) -> Handled {
-        if (0..fields.len()).all(|i| fields.get(i).is_none_or(|f| f.trim_ascii().is_empty())) {
+        if fields.is_blank() {
             return Handled::Blank;
         }
         let outcome = if fields.len() != shared.width {

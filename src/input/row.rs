@@ -141,6 +141,19 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Whether every field is empty or white space (a blank line, or
+    /// only delimiters). A first field that starts with a visible byte
+    /// settles it at once.
+    #[inline]
+    pub(crate) fn is_blank(&self) -> bool {
+        if let Some(first) = self.get(0)
+            && first.first().is_some_and(|&b| b > b' ')
+        {
+            return false;
+        }
+        (0..self.len()).all(|i| self.get(i).is_none_or(|f| f.trim_ascii().is_empty()))
+    }
+
     #[inline(always)]
     pub(crate) fn get(&self, i: usize) -> Option<&'a [u8]> {
         match *self {
@@ -327,6 +340,29 @@ mod tests {
             };
             let expected = Some(value.trim_ascii()).filter(|b| !b.is_empty());
             assert_eq!(row.bytes(col), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn blank_rows_are_those_whose_every_field_is_white_space() {
+        let pieces: [&[u8]; 5] = [b"", b" ", b"\t", b"a", b" b "];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let line = [a, b",", b, b",", c].concat();
+                    let ends = [
+                        a.len() as u32,
+                        (a.len() + 1 + b.len()) as u32,
+                        line.len() as u32,
+                    ];
+                    let fields = Fields::Split {
+                        line: &line,
+                        ends: &ends,
+                    };
+                    let expected = [a, b, c].iter().all(|f| f.trim_ascii().is_empty());
+                    assert_eq!(fields.is_blank(), expected, "{line:?}");
+                }
+            }
         }
     }
 
