@@ -67,6 +67,7 @@ pub fn parse_date(raw: &[u8]) -> Option<Date> {
 /// row: the first eight bytes are checked as one word and the last two as
 /// another, without early exits. A byte is a digit when its high nibble is
 /// 3 and stays 3 after adding 6.
+#[inline]
 fn parse_dashed(s: &[u8; 10]) -> Option<Date> {
     const ZEROS: u64 = 0x3030_3030_3030_3030;
     const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
@@ -95,6 +96,7 @@ fn parse_dashed(s: &[u8; 10]) -> Option<Date> {
 
 /// Parses a date or a timestamp `YYYY-MM-DD[ T]HH:MM[:SS]` (a trailing
 /// fraction or zone suffix after the seconds is ignored).
+#[inline]
 pub fn parse_moment(raw: &[u8]) -> Option<Moment> {
     // The common case, a plain date, needs no trimming.
     if let Ok(dashed) = <&[u8; 10]>::try_from(raw)
@@ -105,6 +107,11 @@ pub fn parse_moment(raw: &[u8]) -> Option<Moment> {
             second_of_day: None,
         });
     }
+    parse_other_moment(raw)
+}
+
+#[inline(never)]
+fn parse_other_moment(raw: &[u8]) -> Option<Moment> {
     let s = raw.trim_ascii();
     if let Ok(dashed) = <&[u8; 10]>::try_from(s) {
         return parse_dashed(dashed).map(|date| Moment {

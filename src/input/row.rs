@@ -246,7 +246,7 @@ impl<'a> Row<'a> {
     }
 
     /// A date with an optional time of day.
-    #[inline]
+    #[inline(always)]
     pub fn moment(&self, col: Col) -> Result<Moment, RowError> {
         let raw = self.required(col)?;
         period::parse_moment(raw)
