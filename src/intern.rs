@@ -241,8 +241,11 @@ pub(crate) fn padded_words(bytes: &[u8]) -> [u64; 2] {
             [byte(0) | byte(n / 2) | byte(n - 1), 0]
         }
         4..=7 => [half(0) | ((half(n - 4) >> (8 * (8 - n))) << 32), 0],
-        8 => [word(0), 0],
-        9..=16 => [word(0), word(n - 8) >> (8 * (16 - n))],
+        // One arm for 8 bytes too (its second word is 0): one branch less.
+        8..=16 => [
+            word(0),
+            word(n - 8).checked_shr(8 * (16 - n) as u32).unwrap_or(0),
+        ],
         _ => panic!("padded_words takes at most 16 bytes"),
     }
 }
