@@ -194,7 +194,16 @@ struct AttrReader<'a> {
 }
 
 impl AttrReader<'_> {
+    #[inline]
     fn read(&mut self, row: &Row<'_>) -> Result<u32, RowError> {
+        match self.by {
+            None => Ok(0),
+            Some(_) => self.read_breakdown(row),
+        }
+    }
+
+    #[inline(never)]
+    fn read_breakdown(&mut self, row: &Row<'_>) -> Result<u32, RowError> {
         let col = self.col;
         match self.by {
             None => Ok(0),

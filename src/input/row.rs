@@ -144,7 +144,7 @@ impl<'a> Fields<'a> {
     /// Whether every field is empty or white space (a blank line, or
     /// only delimiters). A first field that starts with a visible byte
     /// settles it at once.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn is_blank(&self) -> bool {
         if let Some(first) = self.get(0)
             && first.first().is_some_and(|&b| b > b' ')
