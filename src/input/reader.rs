@@ -760,11 +760,24 @@ fn separators(
         } else {
             0
         };
+        // A block has at most 64 delimiters, so after this each push below
+        // fits without a capacity check.
+        ends.reserve(64);
         while mask != 0 {
             let bit = mask.trailing_zeros();
             let position = base + bit as usize;
             if masks.newlines & (1 << bit) == 0 {
-                ends.push((position - line_start) as u32);
+                let len = ends.len();
+                debug_assert!(len < ends.capacity());
+                // SAFETY: `reserve(64)` above left room for every delimiter
+                // of this block (`found` only adds after its line's last
+                // one, and the list is cleared after each line).
+                unsafe {
+                    ends.as_mut_ptr()
+                        .add(len)
+                        .write((position - line_start) as u32);
+                    ends.set_len(len + 1);
+                }
             } else {
                 if !found(line_start, position, ends, unusual_end) {
                     going = false;
