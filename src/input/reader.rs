@@ -1042,6 +1042,22 @@ mod tests {
     }
 
     #[test]
+    fn lines_of_only_delimiters_span_blocks() {
+        // More delimiters in one line than a block holds, across blocks.
+        for (before, after) in [(200, 70), (64, 64), (129, 0)] {
+            let data = [vec![b','; before], vec![b'\n'], vec![b','; after]].concat();
+            let (seen, count) = separator_list(&data, b',', |_, _, _| true);
+            assert_eq!(count, 1);
+            let mut expected: Vec<(usize, bool)> =
+                (0..data.len()).map(|p| (p, data[p] == b'\n')).collect();
+            if after > 0 {
+                expected.push((data.len(), true));
+            }
+            assert_eq!(seen, expected, "{before} + {after}");
+        }
+    }
+
+    #[test]
     fn separators_match_a_byte_by_byte_scan_across_blocks() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let alphabet = b",;\n\0ab\xc3\xa5\r ";
