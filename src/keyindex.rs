@@ -57,6 +57,7 @@ pub fn key_hash(key: &[u8]) -> u64 {
 }
 
 impl<V> PendingKeys<V> {
+    #[inline]
     pub fn push(&mut self, key: &[u8], value: V) {
         let stored = SlotKey::inline(key).unwrap_or_else(|| {
             let offset = self.arena.len();
@@ -75,11 +76,7 @@ impl<V> PendingKeys<V> {
         let blocks = &mut self.partitions[hash_bits(hash, 0, PARTITION_BITS)];
         match blocks.last_mut() {
             Some(block) if block.len() < BLOCK => block.push(entry),
-            _ => {
-                let mut block = Vec::with_capacity(BLOCK);
-                block.push(entry);
-                blocks.push(block);
-            }
+            _ => new_block(blocks, entry),
         }
         self.len += 1;
     }
@@ -91,6 +88,13 @@ impl<V> PendingKeys<V> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+#[inline(never)]
+fn new_block<T>(blocks: &mut Vec<Vec<T>>, entry: T) {
+    let mut block = Vec::with_capacity(BLOCK);
+    block.push(entry);
+    blocks.push(block);
 }
 
 /// Entries per bucket a partition is grouped into before each bucket is
