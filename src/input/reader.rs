@@ -1,19 +1,24 @@
-//! The chunked reader: one thread reads blocks cut at record boundaries,
-//! worker threads parse them and fold rows into their own sink, and the
-//! caller merges the sinks. Stdin and files take the same path, so memory is
-//! bounded by the blocks in flight plus what the sinks keep.
+//! The chunked reader: one thread cuts the input into blocks at record
+//! boundaries, worker threads parse them and fold rows into their own sink,
+//! and the caller merges the sinks. Blocks are read into buffers, except
+//! that big UTF-8 files are mapped into memory and a block is a range of the
+//! map (no copy; its pages are let go once it is parsed). Either way memory
+//! is bounded by the blocks in flight plus what the sinks keep.
 //!
 //! Line numbers stay exact: each row is located by (chunk, line in chunk) and
 //! chunk offsets are summed in file order once every chunk is done. The
 //! first error reported is the one a sequential reader would have hit first.
 
+use std::fs::File;
 use std::io::{self, Read};
+use std::ops::{Deref, Range};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 use anyhow::{Context, Result, anyhow, bail};
 use csv::ByteRecord;
 use memchr::{memchr_iter, memchr2_iter, memrchr};
+use memmap2::{Mmap, UncheckedAdvice};
 
 use super::progress::Progress;
 use super::row::{Fields, Locator, Row, RowError};
@@ -156,7 +161,7 @@ where
     let workers = if let [worker] = &mut workers[..] {
         feeder.run(first, &shared, |chunk| {
             worker.process(&chunk, &shared);
-            Ok(Some(chunk.data))
+            Ok(chunk.data.into_buffer())
         })?;
         workers
     } else {
@@ -189,7 +194,9 @@ fn run_parallel<S: RowSink>(
                             .and_then(|rx| rx.recv().map_err(|_| ()));
                         let Ok(chunk) = next else { break };
                         worker.process(&chunk, shared);
-                        let _ = spare_tx.send(chunk.data);
+                        if let Some(buffer) = chunk.data.into_buffer() {
+                            let _ = spare_tx.send(buffer);
+                        }
                     }
                     worker
                 })
@@ -230,15 +237,51 @@ impl Shared {
 
 struct Chunk {
     seq: u32,
-    data: Vec<u8>,
+    data: ChunkBytes,
     /// Whether the chunk has a `"`; only then is the csv parser needed.
     quoted: bool,
     delimiter: u8,
 }
 
+/// A chunk's bytes: a buffer the reader filled, or a range of a mapped file.
+enum ChunkBytes {
+    Owned(Vec<u8>),
+    Mapped(Arc<Mmap>, Range<usize>),
+}
+
+impl ChunkBytes {
+    /// The buffer to fill again, if the bytes were read into one.
+    fn into_buffer(self) -> Option<Vec<u8>> {
+        match self {
+            ChunkBytes::Owned(buffer) => Some(buffer),
+            ChunkBytes::Mapped(map, range) => {
+                // SAFETY: the map is read-only and file-backed: pages
+                // dropped here (also those at either end, which the
+                // neighbouring chunks share) are read again from the page
+                // cache if they are touched after this.
+                let _ = unsafe {
+                    map.unchecked_advise_range(UncheckedAdvice::DontNeed, range.start, range.len())
+                };
+                None
+            }
+        }
+    }
+}
+
+impl Deref for ChunkBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Owned(buffer) => buffer,
+            ChunkBytes::Mapped(map, range) => &map[range.clone()],
+        }
+    }
+}
+
 /// An input opened and positioned after its header.
 struct OpenInput {
-    blocks: BlockReader,
+    blocks: Blocks,
     headers: Vec<String>,
     header_lines: u64,
     delimiter: u8,
@@ -246,8 +289,20 @@ struct OpenInput {
     rest: Vec<u8>,
 }
 
+/// What the header row told.
+struct Header {
+    headers: Vec<String>,
+    lines: u64,
+    delimiter: u8,
+    /// Where the data after it starts.
+    end: usize,
+}
+
 impl OpenInput {
     fn open(source: &Source, options: &ReadOptions) -> Result<OpenInput> {
+        if let Some(map) = map_file(source, options)? {
+            return Self::open_mapped(source, map, options);
+        }
         let (raw, size) = source.open()?;
         let reader: Box<dyn Read> = if options.encoding == encoding_rs::UTF_8 {
             raw
@@ -271,29 +326,97 @@ impl OpenInput {
         blocks
             .next_block(&mut first, block_size())
             .with_context(|| format!("reading {source}"))?;
-        if first.starts_with(b"\xEF\xBB\xBF") {
+        if first.starts_with(UTF8_BOM) {
             first.drain(..3);
         }
-        if let Some(label) = utf16_bom(&first)
-            && options.encoding == encoding_rs::UTF_8
-        {
-            bail!(
-                "{source}: the file is UTF-16 (as Excel saves \"Unicode text\"), not UTF-8; \
-                 add --encoding {label}, or save it as CSV"
-            );
-        }
-
-        Self::split_header(source, first, blocks, options)
+        check_not_utf16(source, &first, options)?;
+        let header = Header::parse(source, &first, options)?;
+        Ok(OpenInput {
+            blocks: Blocks::Read(blocks),
+            headers: header.headers,
+            header_lines: header.lines,
+            delimiter: header.delimiter,
+            rest: first.split_off(header.end),
+        })
     }
 
-    fn split_header(
-        source: &Source,
-        mut first: Vec<u8>,
-        blocks: BlockReader,
-        options: &ReadOptions,
-    ) -> Result<OpenInput> {
-        let header_end = record_end(&first);
-        let header_bytes = &first[..header_end];
+    fn open_mapped(source: &Source, map: Mmap, options: &ReadOptions) -> Result<OpenInput> {
+        check_not_utf16(source, &map, options)?;
+        let start = if map.starts_with(UTF8_BOM) { 3 } else { 0 };
+        let header = Header::parse(source, &map[start..], options)?;
+        Ok(OpenInput {
+            blocks: Blocks::Mapped(MappedBlocks {
+                position: start + header.end,
+                map: Arc::new(map),
+                quoted: true,
+            }),
+            headers: header.headers,
+            header_lines: header.lines,
+            delimiter: header.delimiter,
+            rest: Vec::new(),
+        })
+    }
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Maps a big UTF-8 file into memory, so its bytes are parsed where the
+/// page cache holds them instead of being copied into buffers first
+/// (`None`: read it). Files with lone-CR line ends are read, as those are
+/// rewritten while reading; small files are read, as mapping gains nothing
+/// there. A file truncated by another program while it is mapped ends the
+/// run with SIGBUS; exports are written before they are read.
+fn map_file(source: &Source, options: &ReadOptions) -> Result<Option<Mmap>> {
+    let Source::File(path) = source else {
+        return Ok(None);
+    };
+    if options.encoding != encoding_rs::UTF_8 {
+        return Ok(None);
+    }
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let Ok(meta) = file.metadata() else {
+        return Ok(None);
+    };
+    let wanted = match std::env::var("PVKIT_MAP").as_deref() {
+        Ok("never") => false,
+        Ok("always") => meta.is_file() && meta.len() > 0,
+        _ => meta.is_file() && meta.len() >= MAP_AT_BLOCKS * block_size() as u64,
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    // SAFETY: the map is only read; the file changing under it is the
+    // documented SIGBUS case above.
+    let Ok(map) = (unsafe { Mmap::map(&file) }) else {
+        return Ok(None);
+    };
+    if first_line_ends_with_lone_cr(&map, true) == Some(true) {
+        return Ok(None);
+    }
+    Ok(Some(map))
+}
+
+/// Files of at least this many blocks are mapped (16 MiB by default).
+/// `PVKIT_MAP=never` reads every file and `PVKIT_MAP=always` maps every
+/// one, for tests and comparisons.
+const MAP_AT_BLOCKS: u64 = 16;
+
+fn check_not_utf16(source: &Source, data: &[u8], options: &ReadOptions) -> Result<()> {
+    if let Some(label) = utf16_bom(data)
+        && options.encoding == encoding_rs::UTF_8
+    {
+        bail!(
+            "{source}: the file is UTF-16 (as Excel saves \"Unicode text\"), not UTF-8; \
+             add --encoding {label}, or save it as CSV"
+        );
+    }
+    Ok(())
+}
+
+impl Header {
+    fn parse(source: &Source, data: &[u8], options: &ReadOptions) -> Result<Header> {
+        let end = record_end(data);
+        let header_bytes = &data[..end];
         if header_bytes.trim_ascii().is_empty() {
             bail!("{source}: the input is empty; expected a header row");
         }
@@ -315,14 +438,11 @@ impl OpenInput {
                 })
             })
             .collect::<Result<Vec<String>>>()?;
-        let header_lines = memchr_iter(b'\n', header_bytes).count().max(1) as u64;
-        let rest = first.split_off(header_end);
-        Ok(OpenInput {
-            blocks,
+        Ok(Header {
             headers,
-            header_lines,
+            lines: memchr_iter(b'\n', header_bytes).count().max(1) as u64,
             delimiter,
-            rest,
+            end,
         })
     }
 }
@@ -359,6 +479,84 @@ fn sniff_delimiter(header: &[u8]) -> u8 {
         }
     }
     best.1
+}
+
+/// Where an input's blocks come from.
+enum Blocks {
+    Read(BlockReader),
+    Mapped(MappedBlocks),
+}
+
+impl Blocks {
+    /// The next block of whole records, read into `spare` if it is read
+    /// (`spare` keeps the buffer when there is nothing left).
+    fn next(
+        &mut self,
+        spare: &mut Option<Vec<u8>>,
+        block: usize,
+    ) -> io::Result<Option<ChunkBytes>> {
+        match self {
+            Blocks::Read(reader) => {
+                let mut buffer = spare.take().unwrap_or_default();
+                if reader.next_block(&mut buffer, block)? {
+                    Ok(Some(ChunkBytes::Owned(buffer)))
+                } else {
+                    *spare = Some(buffer);
+                    Ok(None)
+                }
+            }
+            Blocks::Mapped(mapped) => Ok(mapped.next_block(block)),
+        }
+    }
+
+    /// Whether the last block may have a `"`.
+    fn quoted(&self) -> bool {
+        match self {
+            Blocks::Read(reader) => reader.quoted,
+            Blocks::Mapped(mapped) => mapped.quoted,
+        }
+    }
+
+    /// Bytes consumed so far and the input's size, if known.
+    fn progress(&self) -> (u64, Option<u64>) {
+        match self {
+            Blocks::Read(reader) => (reader.consumed, reader.size),
+            Blocks::Mapped(mapped) => (mapped.position as u64, Some(mapped.map.len() as u64)),
+        }
+    }
+}
+
+/// Cuts a mapped file into blocks that end on a record boundary.
+struct MappedBlocks {
+    map: Arc<Mmap>,
+    position: usize,
+    quoted: bool,
+}
+
+impl MappedBlocks {
+    fn next_block(&mut self, block: usize) -> Option<ChunkBytes> {
+        let (start, len) = (self.position, self.map.len());
+        if start >= len {
+            return None;
+        }
+        let mut want = block.max(1);
+        let end = loop {
+            let end = start.saturating_add(want).min(len);
+            if end == len {
+                self.quoted = memchr::memchr(b'"', &self.map[start..]).is_some();
+                break len;
+            }
+            let (boundary, quoted) = last_record_boundary(&self.map[start..end]);
+            if let Some(cut) = boundary {
+                self.quoted = quoted;
+                break start + cut;
+            }
+            // One record longer than the block: take more.
+            want = want.saturating_mul(2);
+        };
+        self.position = end;
+        Some(ChunkBytes::Mapped(Arc::clone(&self.map), start..end))
+    }
 }
 
 /// Reads blocks that end on a record boundary.
@@ -486,7 +684,7 @@ impl Feeder<'_> {
                 None => self.open_next(source)?,
             };
             self.header_lines.push(open.header_lines);
-            let mut data = std::mem::take(&mut open.rest);
+            let mut data = ChunkBytes::Owned(std::mem::take(&mut open.rest));
             // The first block lost its header: look at what is left of it.
             let mut known_quoted = None;
             loop {
@@ -506,19 +704,18 @@ impl Feeder<'_> {
                         delimiter: open.delimiter,
                     };
                     spare = send(chunk)?.or(spare);
+                } else if let Some(buffer) = data.into_buffer() {
+                    spare = spare.or(Some(buffer));
                 }
-                data = spare.take().unwrap_or_default();
-                let more = open
+                let next = open
                     .blocks
-                    .next_block(&mut data, self.block_size)
+                    .next(&mut spare, self.block_size)
                     .with_context(|| format!("reading {source}"))?;
-                known_quoted = Some(open.blocks.quoted);
-                self.progress
-                    .advance(index, open.blocks.consumed, open.blocks.size);
-                if !more {
-                    spare = Some(data);
-                    break;
-                }
+                let (consumed, size) = open.blocks.progress();
+                self.progress.advance(index, consumed, size);
+                let Some(next) = next else { break };
+                data = next;
+                known_quoted = Some(open.blocks.quoted());
             }
         }
         Ok(())

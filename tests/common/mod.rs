@@ -110,8 +110,11 @@ impl Cmd {
     pub fn command(&self) -> Command {
         let mut command = Command::new(self.binary);
         command.args(&self.args);
-        // Tests set the block size themselves; an outer setting must not leak in.
-        command.env_remove("PVKIT_BLOCK_SIZE");
+        // Tests set the block size and mapping themselves; an outer setting
+        // must not leak in.
+        command
+            .env_remove("PVKIT_BLOCK_SIZE")
+            .env_remove("PVKIT_MAP");
         for (key, value) in &self.env {
             command.env(key, value);
         }

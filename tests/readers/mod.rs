@@ -375,6 +375,7 @@ impl Reader {
             .args(args)
             .current_dir(bad_dir())
             .env_remove("PVKIT_BLOCK_SIZE")
+            .env_remove("PVKIT_MAP")
             .stdin(Stdio::null());
         command
     }
@@ -384,14 +385,17 @@ impl Reader {
         run(self.command(&self.args_with(file, extra)))
     }
 
-    /// Runs on `file` read in blocks of 16 bytes by two threads: every
-    /// record boundary is a chunk boundary somewhere, and line numbers,
-    /// quotes and line ends must come out the same.
+    /// Runs on `file` mapped into memory and cut into blocks of 16 bytes
+    /// for two threads (a plain [`Reader::run`] reads these small files
+    /// through buffers): every record boundary is a chunk boundary
+    /// somewhere, and line numbers, quotes and line ends must come out the
+    /// same.
     pub fn run_in_small_blocks(&self, file: &str, extra: &[&str]) -> Run {
         let mut command = self.command(&self.args_with(file, extra));
         command
             .args(["--threads", "2"])
-            .env("PVKIT_BLOCK_SIZE", "16");
+            .env("PVKIT_BLOCK_SIZE", "16")
+            .env("PVKIT_MAP", "always");
         run(command)
     }
 
