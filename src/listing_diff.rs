@@ -418,18 +418,40 @@ pub struct NewSink<'a> {
     listed_since: Option<Col>,
     units: UnitIds<'a>,
     attr: AttrReader<'a>,
-    /// Rows waiting for their claim, done a batch at a time so that the
-    /// cache misses on OLD's index and slots overlap; their patient ids are
-    /// in `batch_keys`. Not used when repeats are rejected row by row.
-    batch: Vec<Waiting>,
-    batch_keys: Vec<u8>,
-    found: Vec<Option<u32>>,
+    /// Rows on their way to a claim, in two batches so that each row's
+    /// cache misses overlap other rows' work: a row's index slots are
+    /// touched as it arrives, it is looked up once its batch is full (and
+    /// its claim slot touched), and claimed when the next batch is full.
+    /// Not used when repeats are rejected row by row.
+    arriving: Batch,
+    looked_up: Batch,
     /// A repeated patient found in a batch, not yet reported (the earliest
     /// by its later row).
     repeat: Option<Repeat>,
     /// Rows dropped as repeats of a patient (--dedupe).
     repeats: u64,
     latest_listed: Option<Date>,
+}
+
+#[derive(Default)]
+struct Batch {
+    rows: Vec<Waiting>,
+    /// The rows' patient ids.
+    keys: Vec<u8>,
+    /// Each row's OLD id, once looked up.
+    ids: Vec<Option<u32>>,
+}
+
+impl Batch {
+    fn key(&self, row: &Waiting) -> &[u8] {
+        &self.keys[row.patient.0 as usize..row.patient.1 as usize]
+    }
+
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.keys.clear();
+        self.ids.clear();
+    }
 }
 
 /// A NEW row waiting for its claim; its patient id is a range of the
@@ -460,38 +482,48 @@ impl<'a> NewSink<'a> {
             listed_since: wants_date.then_some(listed_since),
             units: UnitIds::new(&diff.units),
             attr: diff.attributes.reader(columns, file)?,
-            batch: Vec::with_capacity(BATCH),
-            batch_keys: Vec::new(),
-            found: Vec::with_capacity(BATCH),
+            arriving: Batch::default(),
+            looked_up: Batch::default(),
             repeat: None,
             repeats: 0,
             latest_listed: None,
         })
     }
 
-    /// Claims the waiting rows: their index slots are touched first, then
-    /// their claim slots, then each is claimed.
-    fn flush_batch(&mut self) {
-        let (diff, keys) = (self.diff, &self.batch_keys);
-        let index = &diff.old.patients;
-        let text = |range: (u32, u32)| &keys[range.0 as usize..range.1 as usize];
-        for waiting in &self.batch {
-            index.touch(waiting.hash);
-        }
-        self.found.clear();
-        for waiting in &self.batch {
-            let id = index
-                .find(waiting.hash, text(waiting.patient))
+    /// Claims the rows looked up and looks up those arrived.
+    fn step(&mut self) {
+        self.claim_looked_up();
+        self.look_up();
+    }
+
+    /// Claims every row given so far.
+    fn drain(&mut self) {
+        self.step();
+        self.claim_looked_up();
+    }
+
+    fn look_up(&mut self) {
+        let (diff, batch) = (self.diff, &mut self.arriving);
+        for row in &batch.rows {
+            let id = diff
+                .old
+                .patients
+                .find(row.hash, batch.key(row))
                 .map(|(id, _)| id);
             if let Some(id) = id {
                 prefetch(&diff.slots[id as usize]);
             }
-            self.found.push(id);
+            batch.ids.push(id);
         }
-        for (waiting, &id) in self.batch.iter().zip(&self.found) {
+        std::mem::swap(&mut self.arriving, &mut self.looked_up);
+    }
+
+    fn claim_looked_up(&mut self) {
+        let (diff, batch) = (self.diff, &self.looked_up);
+        for (row, &id) in batch.rows.iter().zip(&batch.ids) {
             let claimed = match id {
-                Some(id) => diff.claim_old(id, waiting.row, waiting.value),
-                None => diff.claim_newcomer(text(waiting.patient), waiting.row, waiting.value),
+                Some(id) => diff.claim_old(id, row.row, row.value),
+                None => diff.claim_newcomer(batch.key(row), row.row, row.value),
             };
             match claimed {
                 Ok(dropped) => self.repeats += u64::from(dropped),
@@ -502,8 +534,7 @@ impl<'a> NewSink<'a> {
                 }
             }
         }
-        self.batch.clear();
-        self.batch_keys.clear();
+        self.looked_up.clear();
     }
 
     fn repeat_error(&self, found: Repeat, here: Locator) -> RowError {
@@ -554,7 +585,7 @@ impl RowSink for NewSink<'_> {
             Ok(parsed) => parsed,
             Err(error) => {
                 // A repeated patient in the rows before this one comes first.
-                self.flush_batch();
+                self.drain();
                 return Err(match self.repeat.take() {
                     Some(found) => self.repeat_error(found, here),
                     None => error,
@@ -581,16 +612,18 @@ impl RowSink for NewSink<'_> {
         // Without --skip-invalid a repeat stops the run; with --dedupe a
         // dropped repeat is still a row of the snapshot.
         self.latest_listed = self.latest_listed.max(listed_since);
-        let start = self.batch_keys.len() as u32;
-        self.batch_keys.extend_from_slice(patient);
-        self.batch.push(Waiting {
+        self.diff.old.patients.touch(hash);
+        let batch = &mut self.arriving;
+        let start = batch.keys.len() as u32;
+        batch.keys.extend_from_slice(patient);
+        batch.rows.push(Waiting {
             hash,
-            patient: (start, self.batch_keys.len() as u32),
+            patient: (start, batch.keys.len() as u32),
             row: here,
             value,
         });
-        if self.batch.len() == BATCH {
-            self.flush_batch();
+        if batch.rows.len() == BATCH {
+            self.step();
             if let Some(found) = self.repeat.take() {
                 return Err(self.repeat_error(found, here));
             }
@@ -599,7 +632,7 @@ impl RowSink for NewSink<'_> {
     }
 
     fn flush(&mut self) {
-        self.flush_batch();
+        self.drain();
     }
 }
 
