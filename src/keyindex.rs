@@ -415,6 +415,18 @@ impl<W> KeyIndex<W> {
         self.slots[id as usize].key.bytes(&self.arena)
     }
 
+    /// (id, value) of the keys whose ids are in `ids` (a range below
+    /// [`KeyIndex::id_bound`]), in id order: a part of the index for one
+    /// thread to go through.
+    pub fn values_in(&self, ids: std::ops::Range<usize>) -> impl Iterator<Item = (u32, &W)> {
+        let first = ids.start;
+        self.slots[ids]
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.hash != 0)
+            .map(move |(offset, slot)| ((first + offset) as u32, &slot.value))
+    }
+
     /// Every (id, key, value) in id order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &[u8], &W)> {
         self.slots

@@ -17,13 +17,15 @@
 //! in small batches so that the cache misses of their lookups overlap.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Result, bail};
 use clap::ValueEnum;
+use hashbrown::HashMap;
 use jiff::civil::Date;
+use rayon::prelude::*;
 
 use crate::cli::usage;
 use crate::input::{Col, Columns, Locator, Row, RowError, RowSink, values};
@@ -739,31 +741,43 @@ pub fn finish(diff: Diff<'_>, parts: Vec<NewPart>) -> Result<Tally> {
     let new_units = new_units.into_names();
     let (units, old_unit, new_unit) = merge_units(&old.units, &new_units);
 
-    let mut cells = CellCounts::new(units.len(), groups.labels.len());
-    let mut born_later = 0u64;
-    let mut group_of = |attr: u32| {
-        let (group, later) = groups.of(attr);
-        born_later += u64::from(later);
-        group
+    let empty = || Counted {
+        cells: CellCounts::new(units.len(), groups.labels.len()),
+        born_later: 0,
+        new_patients: 0,
     };
-    let mut new_patients = 0u64;
-    for (id, _, listed) in old.patients.iter() {
-        let from = Some(old_unit[listed.unit as usize]);
-        let slot = &slots[id as usize];
-        if slot.row.load(Ordering::Relaxed) == UNCLAIMED {
-            cells.add(from, None, group_of(listed.attr));
-        } else {
-            new_patients += 1;
-            let (unit, attr) = unpack(slot.value.load(Ordering::Relaxed));
-            cells.add(from, Some(new_unit[unit as usize]), group_of(attr));
-        }
-    }
+    // OLD's patients in parts, one thread each.
+    let bound = old.patients.id_bound();
+    let mut counted = (0..bound.div_ceil(FINISH_PART))
+        .into_par_iter()
+        .map(|part| {
+            let mut counted = empty();
+            let ids = part * FINISH_PART..((part + 1) * FINISH_PART).min(bound);
+            for (id, listed) in old.patients.values_in(ids) {
+                let from = Some(old_unit[listed.unit as usize]);
+                let slot = &slots[id as usize];
+                if slot.row.load(Ordering::Relaxed) == UNCLAIMED {
+                    counted.add(&groups, from, None, listed.attr);
+                } else {
+                    counted.new_patients += 1;
+                    let (unit, attr) = unpack(slot.value.load(Ordering::Relaxed));
+                    counted.add(&groups, from, Some(new_unit[unit as usize]), attr);
+                }
+            }
+            counted
+        })
+        .reduce(empty, Counted::merge);
     let newcomers = newcomers.freeze();
     for (_, _, newcomer) in newcomers.iter() {
-        new_patients += 1;
+        counted.new_patients += 1;
         let (unit, attr) = unpack(newcomer.value);
-        cells.add(None, Some(new_unit[unit as usize]), group_of(attr));
+        counted.add(&groups, None, Some(new_unit[unit as usize]), attr);
     }
+    let Counted {
+        cells,
+        born_later,
+        new_patients,
+    } = counted;
     let mut cells = cells.into_cells();
     cells.sort_by_key(|c| (c.from, c.to, c.group));
     let distinct = |side: fn(&FlowCell) -> Option<u32>| {
@@ -796,6 +810,40 @@ struct CellCounts {
     /// Per unit and group: [stayed, new in the region, left the region].
     at_unit: Vec<[u64; 3]>,
     moves: HashMap<(u32, u32, u32), u64>,
+}
+
+/// OLD index slots counted by one thread in [`finish`].
+const FINISH_PART: usize = 1 << 18;
+
+/// What [`finish`] counts, for a part of the patients.
+struct Counted {
+    cells: CellCounts,
+    /// Patients born after the age date.
+    born_later: u64,
+    /// Patients in NEW.
+    new_patients: u64,
+}
+
+impl Counted {
+    fn add(&mut self, groups: &Groups, from: Option<u32>, to: Option<u32>, attr: u32) {
+        let (group, later) = groups.of(attr);
+        self.born_later += u64::from(later);
+        self.cells.add(from, to, group);
+    }
+
+    fn merge(mut self, other: Counted) -> Counted {
+        for (mine, theirs) in self.cells.at_unit.iter_mut().zip(&other.cells.at_unit) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
+            }
+        }
+        for (key, patients) in other.cells.moves {
+            *self.cells.moves.entry(key).or_default() += patients;
+        }
+        self.born_later += other.born_later;
+        self.new_patients += other.new_patients;
+        self
+    }
 }
 
 impl CellCounts {
