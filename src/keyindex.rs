@@ -23,7 +23,11 @@ use crate::intern::{SlotKey, hash_bytes, prefetch_once, random_access_vec, relea
 /// or grow, so no memory is left behind by reallocation, and at most one
 /// block per partition is not full.
 pub struct PendingKeys<V> {
-    partitions: Vec<Vec<Vec<Pending<V>>>>,
+    /// Per partition, its full blocks.
+    full: Vec<Vec<Vec<Pending<V>>>>,
+    /// Per partition, the block being filled: kept side by side, apart
+    /// from the full ones, so that a push reaches it in one step.
+    open: Vec<Vec<Pending<V>>>,
     arena: Vec<u8>,
     len: usize,
 }
@@ -44,7 +48,8 @@ struct Pending<V> {
 impl<V> Default for PendingKeys<V> {
     fn default() -> Self {
         PendingKeys {
-            partitions: Vec::new(),
+            full: Vec::new(),
+            open: Vec::new(),
             arena: Vec::new(),
             len: 0,
         }
@@ -64,8 +69,9 @@ impl<V> PendingKeys<V> {
             self.arena.extend_from_slice(key);
             SlotKey::long(offset, key.len())
         });
-        if self.partitions.is_empty() {
-            self.partitions.resize_with(PARTITIONS, Vec::new);
+        if self.open.is_empty() {
+            self.open.resize_with(PARTITIONS, Vec::new);
+            self.full.resize_with(PARTITIONS, Vec::new);
         }
         let hash = key_hash(key);
         let entry = Pending {
@@ -73,11 +79,12 @@ impl<V> PendingKeys<V> {
             key: stored,
             value,
         };
-        let blocks = &mut self.partitions[hash_bits(hash, 0, PARTITION_BITS)];
-        match blocks.last_mut() {
-            Some(block) if block.len() < BLOCK => block.push(entry),
-            _ => new_block(blocks, entry),
+        let partition = hash_bits(hash, 0, PARTITION_BITS);
+        let block = &mut self.open[partition];
+        if block.len() == block.capacity() {
+            self.retire(partition);
         }
+        self.open[partition].push(entry);
         self.len += 1;
     }
 
@@ -90,11 +97,24 @@ impl<V> PendingKeys<V> {
     }
 }
 
-#[inline(never)]
-fn new_block<T>(blocks: &mut Vec<Vec<T>>, entry: T) {
-    let mut block = Vec::with_capacity(BLOCK);
-    block.push(entry);
-    blocks.push(block);
+impl<V> PendingKeys<V> {
+    /// Files `partition`'s open block (if it has entries) with the full
+    /// ones and opens an empty one.
+    #[inline(never)]
+    fn retire(&mut self, partition: usize) {
+        let block = std::mem::replace(&mut self.open[partition], Vec::with_capacity(BLOCK));
+        if !block.is_empty() {
+            self.full[partition].push(block);
+        }
+    }
+
+    /// Each partition's blocks.
+    fn partitions(&mut self) -> impl Iterator<Item = impl Iterator<Item = &mut Vec<Pending<V>>>> {
+        self.full
+            .iter_mut()
+            .zip(self.open.iter_mut())
+            .map(|(full, open)| full.iter_mut().chain(std::iter::once(open)))
+    }
 }
 
 /// Entries per bucket a partition is grouped into before each bucket is
@@ -121,7 +141,7 @@ impl<V: Copy> PendingKeys<V> {
     /// combined arena.
     fn rebase(&mut self, base: usize) {
         if base > 0 && !self.arena.is_empty() {
-            for entry in self.partitions.iter_mut().flatten().flatten() {
+            for entry in self.partitions().flatten().flatten() {
                 entry.key = entry.key.rebased(base);
             }
         }
@@ -289,8 +309,8 @@ impl<W: Copy + Default + Send + Sync> KeyIndex<W> {
         // Partition by partition, each part's share of it.
         let mut partitions: Vec<Shares<'_, V>> = (0..PARTITIONS).map(|_| Vec::new()).collect();
         for part in &mut parts {
-            for (p, blocks) in part.partitions.iter_mut().enumerate() {
-                partitions[p].extend(blocks.iter_mut().map(|block| &mut block[..]));
+            for (p, blocks) in part.partitions().enumerate() {
+                partitions[p].extend(blocks.map(|block| &mut block[..]));
             }
         }
 
