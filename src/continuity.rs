@@ -918,7 +918,9 @@ fn group_by_relation(
         group_time: 0,
         provider_rank: 0,
     };
-    let mut slims = vec![empty; total];
+    // Filled on every thread and backed by huge pages: the scatter below
+    // writes all over it.
+    let mut slims = crate::intern::random_access_vec(total, || empty);
     let mut parts = Vec::new();
     let mut rest: &mut [Slim] = &mut slims;
     for range in &ranges {
