@@ -95,9 +95,7 @@ impl<V> PendingKeys<V> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-}
 
-impl<V> PendingKeys<V> {
     /// Files `partition`'s open block (if it has entries) with the full
     /// ones and opens an empty one.
     #[inline(never)]

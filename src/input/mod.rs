@@ -10,7 +10,7 @@ pub mod row;
 pub mod values;
 
 use std::fmt;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -45,15 +45,31 @@ impl Source {
         }
     }
 
-    fn open(&self) -> Result<(Box<dyn Read>, Option<u64>)> {
+    fn open(&self) -> Result<Opened> {
         match self {
-            Source::Stdin => Ok((Box::new(io::stdin().lock()), None)),
+            Source::Stdin => Ok(Opened::Stdin),
             Source::File(path) => {
                 let file =
                     File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-                let size = file.metadata().ok().map(|m| m.len());
-                Ok((Box::new(file), size))
+                let meta = file.metadata().ok();
+                Ok(Opened::File(file, meta))
             }
+        }
+    }
+}
+
+/// An input opened once, to be read as a stream or (a big file) mapped.
+enum Opened {
+    Stdin,
+    File(File, Option<fs::Metadata>),
+}
+
+impl Opened {
+    /// The bytes as a stream, and their number when known.
+    fn into_stream(self) -> (Box<dyn Read>, Option<u64>) {
+        match self {
+            Opened::Stdin => (Box::new(io::stdin().lock()), None),
+            Opened::File(file, meta) => (Box::new(file), meta.map(|m| m.len())),
         }
     }
 }

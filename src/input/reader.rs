@@ -9,7 +9,6 @@
 //! chunk offsets are summed in file order once every chunk is done. The
 //! first error reported is the one a sequential reader would have hit first.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::ops::{Deref, Range};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,7 +21,7 @@ use memmap2::{Mmap, UncheckedAdvice};
 
 use super::progress::Progress;
 use super::row::{Fields, Locator, Row, RowError};
-use super::{Columns, ReadOptions, Reject, RejectLog, Schema, Source};
+use super::{Columns, Opened, ReadOptions, Reject, RejectLog, Schema, Source};
 
 /// 1 MiB: against 4 MiB, a block a worker takes is still in cache from
 /// the read, and the pipeline fills and drains sooner at each input's
@@ -161,7 +160,7 @@ where
     let workers = if let [worker] = &mut workers[..] {
         feeder.run(first, &shared, |chunk| {
             worker.process(&chunk, &shared);
-            Ok(chunk.data.into_buffer())
+            Ok(chunk.data.release())
         })?;
         workers
     } else {
@@ -194,7 +193,7 @@ fn run_parallel<S: RowSink>(
                             .and_then(|rx| rx.recv().map_err(|_| ()));
                         let Ok(chunk) = next else { break };
                         worker.process(&chunk, shared);
-                        if let Some(buffer) = chunk.data.into_buffer() {
+                        if let Some(buffer) = chunk.data.release() {
                             let _ = spare_tx.send(buffer);
                         }
                     }
@@ -250,8 +249,9 @@ enum ChunkBytes {
 }
 
 impl ChunkBytes {
-    /// The buffer to fill again, if the bytes were read into one.
-    fn into_buffer(self) -> Option<Vec<u8>> {
+    /// Lets the bytes go once parsed: a buffer comes back to be filled
+    /// again; a map's pages are dropped from the process.
+    fn release(self) -> Option<Vec<u8>> {
         match self {
             ChunkBytes::Owned(buffer) => Some(buffer),
             ChunkBytes::Mapped(map, range) => {
@@ -300,10 +300,11 @@ struct Header {
 
 impl OpenInput {
     fn open(source: &Source, options: &ReadOptions) -> Result<OpenInput> {
-        if let Some(map) = map_file(source, options)? {
+        let opened = source.open()?;
+        if let Some(map) = map_file(&opened, options) {
             return Self::open_mapped(source, map, options);
         }
-        let (raw, size) = source.open()?;
+        let (raw, size) = opened.into_stream();
         let reader: Box<dyn Read> = if options.encoding == encoding_rs::UTF_8 {
             raw
         } else {
@@ -366,34 +367,25 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// rewritten while reading; small files are read, as mapping gains nothing
 /// there. A file truncated by another program while it is mapped ends the
 /// run with SIGBUS; exports are written before they are read.
-fn map_file(source: &Source, options: &ReadOptions) -> Result<Option<Mmap>> {
-    let Source::File(path) = source else {
-        return Ok(None);
+fn map_file(opened: &Opened, options: &ReadOptions) -> Option<Mmap> {
+    let Opened::File(file, Some(meta)) = opened else {
+        return None;
     };
-    if options.encoding != encoding_rs::UTF_8 {
-        return Ok(None);
+    if options.encoding != encoding_rs::UTF_8 || !meta.is_file() {
+        return None;
     }
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let Ok(meta) = file.metadata() else {
-        return Ok(None);
-    };
     let wanted = match std::env::var("PVKIT_MAP").as_deref() {
         Ok("never") => false,
-        Ok("always") => meta.is_file() && meta.len() > 0,
-        _ => meta.is_file() && meta.len() >= MAP_AT_BLOCKS * block_size() as u64,
+        Ok("always") => meta.len() > 0,
+        _ => meta.len() >= MAP_AT_BLOCKS * block_size() as u64,
     };
     if !wanted {
-        return Ok(None);
+        return None;
     }
     // SAFETY: the map is only read; the file changing under it is the
     // documented SIGBUS case above.
-    let Ok(map) = (unsafe { Mmap::map(&file) }) else {
-        return Ok(None);
-    };
-    if first_line_ends_with_lone_cr(&map, true) == Some(true) {
-        return Ok(None);
-    }
-    Ok(Some(map))
+    let map = unsafe { Mmap::map(file) }.ok()?;
+    (first_line_ends_with_lone_cr(&map, true) != Some(true)).then_some(map)
 }
 
 /// Files of at least this many blocks are mapped (16 MiB by default).
@@ -542,12 +534,7 @@ impl MappedBlocks {
         let mut want = block.max(1);
         let end = loop {
             let end = start.saturating_add(want).min(len);
-            if end == len {
-                self.quoted = memchr::memchr(b'"', &self.map[start..]).is_some();
-                break len;
-            }
-            let (boundary, quoted) = last_record_boundary(&self.map[start..end]);
-            if let Some(cut) = boundary {
+            if let Some((cut, quoted)) = block_cut(&self.map[start..end], end == len) {
                 self.quoted = quoted;
                 break start + cut;
             }
@@ -602,16 +589,11 @@ impl BlockReader {
                     }
                 }
             }
-            if self.eof {
-                self.quoted = memchr::memchr(b'"', buf).is_some();
-                return Ok(!buf.is_empty());
-            }
-            let (boundary, quoted) = last_record_boundary(buf);
-            if let Some(cut) = boundary {
+            if let Some((cut, quoted)) = block_cut(buf, self.eof) {
                 self.carry.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
                 self.quoted = quoted;
-                return Ok(true);
+                return Ok(!buf.is_empty());
             }
             // One record longer than the block: read more.
             want = buf.len() * 2;
@@ -636,6 +618,18 @@ fn cr_to_lf(bytes: &mut [u8]) {
     for byte in bytes.iter_mut().filter(|b| **b == b'\r') {
         *byte = b'\n';
     }
+}
+
+/// Where a block taken from `data` (which starts at a record boundary)
+/// ends, and whether the block may have a `"`: all of `data` at the end of
+/// the input, else up to its last record boundary; `None` when no record
+/// ends in it.
+fn block_cut(data: &[u8], at_end: bool) -> Option<(usize, bool)> {
+    if at_end {
+        return Some((data.len(), memchr::memchr(b'"', data).is_some()));
+    }
+    let (boundary, quoted) = last_record_boundary(data);
+    boundary.map(|cut| (cut, quoted))
 }
 
 /// Position just after the last line break that is outside quotes, and
@@ -704,7 +698,7 @@ impl Feeder<'_> {
                         delimiter: open.delimiter,
                     };
                     spare = send(chunk)?.or(spare);
-                } else if let Some(buffer) = data.into_buffer() {
+                } else if let Some(buffer) = data.release() {
                     spare = spare.or(Some(buffer));
                 }
                 let next = open
