@@ -551,8 +551,7 @@ impl RowSink for VisitSink<'_> {
             }
         };
         let provider = row.bytes(provider_col);
-        let time = moment.second_of_day.map_or(0, |s| s + 1);
-        let group_time = (group << TIME_BITS) | time;
+        let group_time = (group << TIME_BITS) | moment.time_code();
         match self.shared.population {
             Population::Listed(listing) => {
                 let hash = self.lookups.hash(patient);

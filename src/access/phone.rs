@@ -187,7 +187,7 @@ impl<'a> CallSink<'a> {
 /// Whether `contact` is earlier than `received`; times are compared only
 /// when both values carry one.
 fn before(contact: Moment, received: Moment) -> bool {
-    match (contact.second_of_day, received.second_of_day) {
+    match (contact.second_of_day(), received.second_of_day()) {
         (Some(c), Some(r)) if contact.date == received.date => c < r,
         _ => contact.date < received.date,
     }
@@ -372,10 +372,7 @@ mod tests {
 
     #[test]
     fn a_contact_before_the_call_is_caught_to_the_second() {
-        let at = |d: Date, s: Option<u32>| Moment {
-            date: d,
-            second_of_day: s,
-        };
+        let at = Moment::new;
         let day = date(2024, 3, 5);
         assert!(before(at(day, Some(59)), at(day, Some(60))));
         assert!(!before(at(day, Some(60)), at(day, Some(60))));
