@@ -1,9 +1,10 @@
 //! pv-coc's computation: continuity of care per unit and profession.
 //!
 //! [`VisitSink`] folds visit rows (on every reader thread) into compact
-//! 16-byte records; [`finish`] groups them by patient with a counting sort,
-//! computes each patient's indexes in parallel and pools them per unit and
-//! profession with order-independent sums. No I/O happens here.
+//! 16-byte records filed by patient range; [`finish`] takes the ranges in
+//! parallel, groups each one's visits by patient with a counting sort that
+//! stays in cache, computes the patients' indexes and pools them per unit
+//! and profession with order-independent sums. No I/O happens here.
 
 use std::collections::BTreeMap;
 
@@ -16,10 +17,9 @@ use rayon::prelude::*;
 use crate::catalogue::{self, Indicator};
 use crate::dayfolds::DayFolds;
 use crate::exact::ExactSum;
+use crate::filed::Filed;
 use crate::input::{Col, ColumnSpec, Columns, Locator, Row, RowError, RowSink, Schema, values};
-use crate::intern::{
-    FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames, prefetch, same_bytes,
-};
+use crate::intern::{FrozenKeys, KeyId, KeyTable, Memo, NameCache, Names, SharedNames, same_bytes};
 use crate::listing::{Listing, PatientLookups};
 use crate::period::{PeriodSpec, Window};
 use crate::report::Measure;
@@ -199,12 +199,14 @@ pub struct Shared<'a> {
     /// 0xFF (never in UTF-8) and the unit id.
     relations: KeyTable<u32>,
     visit_ids: KeyTable<Locator>,
+    partitioning: Partitioning,
 }
 
 impl<'a> Shared<'a> {
     pub fn new(config: &'a Config, population: Population<'a>) -> Shared<'a> {
         Shared {
             config,
+            partitioning: Partitioning::new(&population),
             population,
             professions: SharedNames::new(),
             providers: SharedNames::new(),
@@ -219,7 +221,67 @@ impl<'a> Shared<'a> {
 /// of day (seconds + 1, 0 = no time) the low 17.
 const TIME_BITS: u32 = 17;
 const MAX_PROFESSIONS: u32 = 1 << (32 - TIME_BITS);
-const BLOCK_RECORDS: usize = 1 << 16;
+/// Visits per block of a partition: small, as every partition has one
+/// block open on every thread.
+const BLOCK_RECORDS: usize = 2048;
+/// At most this many partitions of listed patients: each then holds about
+/// 16 000 patients at 3.3 million, whose counters fit in the L2 cache.
+const PARTITION_BITS: u32 = 8;
+
+/// How counted visits are filed: by `(relation >> shift) & mask`. Listing
+/// ids are slot positions spread evenly by hash, so their top bits cut
+/// them into equal ranges; without a listing, relations are [`KeyTable`]
+/// ids, whose low bits name their shard, a range of ids once frozen.
+#[derive(Clone, Copy, Debug)]
+struct Partitioning {
+    shift: u32,
+    mask: u32,
+    count: usize,
+}
+
+impl Partitioning {
+    fn new(population: &Population<'_>) -> Partitioning {
+        match population {
+            Population::Listed(listing) => {
+                let last = (listing.patients.id_bound() as u32).saturating_sub(1);
+                let shift = (u32::BITS - last.leading_zeros()).saturating_sub(PARTITION_BITS);
+                Partitioning {
+                    shift,
+                    mask: u32::MAX,
+                    count: (last >> shift) as usize + 1,
+                }
+            }
+            Population::Visited => Partitioning {
+                shift: 0,
+                mask: crate::intern::SHARDS as u32 - 1,
+                count: crate::intern::SHARDS,
+            },
+        }
+    }
+
+    #[inline]
+    fn of(self, relation: u32) -> usize {
+        ((relation >> self.shift) & self.mask) as usize
+    }
+
+    /// The dense ids (see [`finish`]) of `partition`'s relations.
+    fn ids(
+        self,
+        partition: usize,
+        population: &Population<'_>,
+        relations: &FrozenKeys<u32>,
+    ) -> std::ops::Range<u32> {
+        match population {
+            Population::Listed(listing) => {
+                let bound = listing.patients.id_bound() as u64;
+                let start = (partition as u64) << self.shift;
+                let end = ((partition as u64 + 1) << self.shift).min(bound);
+                start as u32..end as u32
+            }
+            Population::Visited => relations.shard_ids(partition),
+        }
+    }
+}
 
 /// One counted visit.
 #[derive(Clone, Copy, Debug)]
@@ -246,11 +308,11 @@ pub struct VisitSink<'a> {
     batch_keys: Vec<u8>,
     lookups: PatientLookups,
     key: Vec<u8>,
-    /// Counted visits in blocks, so grouping can free them as it goes.
-    visits: Vec<Vec<Visit>>,
-    /// When there is a visit_id column, per counted visit: its id and row,
-    /// to drop repeats.
-    visit_rows: Vec<Option<(KeyId, Locator)>>,
+    /// Counted visits, filed by [`Partitioning`].
+    visits: Filed<Visit>,
+    /// When there is a visit_id column, per counted visit (filed alike):
+    /// its id and row, to drop repeats.
+    visit_rows: Filed<Option<(KeyId, Locator)>>,
     latest: Option<Date>,
     /// Rows before this date are outside every window the run can end with.
     floor: Option<Date>,
@@ -289,8 +351,8 @@ impl<'a> VisitSink<'a> {
             batch_keys: Vec::new(),
             lookups: PatientLookups::default(),
             key: Vec::new(),
-            visits: Vec::new(),
-            visit_rows: Vec::new(),
+            visits: Filed::new(BLOCK_RECORDS).with_partitions(shared.partitioning.count),
+            visit_rows: Filed::new(BLOCK_RECORDS).with_partitions(shared.partitioning.count),
             latest: None,
             floor: None,
             outside: 0,
@@ -322,22 +384,12 @@ impl<'a> VisitSink<'a> {
         }
     }
 
-    fn push(&mut self, visit: Visit) {
-        match self.visits.last_mut() {
-            Some(block) if block.len() < BLOCK_RECORDS => block.push(visit),
-            _ => {
-                let mut block = Vec::with_capacity(BLOCK_RECORDS);
-                block.push(visit);
-                self.visits.push(block);
-            }
-        }
-    }
-
     /// Counts a visit (with its visit_id and row, when the column exists).
     fn record(&mut self, visit: Visit, visit_row: Option<(KeyId, Locator)>) {
-        self.push(visit);
+        let partition = self.shared.partitioning.of(visit.relation);
+        self.visits.push(partition, visit);
         if self.cols[6].is_present() {
-            self.visit_rows.push(visit_row);
+            self.visit_rows.push(partition, visit_row);
         }
     }
 
@@ -485,8 +537,8 @@ fn utf8(raw: &[u8], col: Col) -> Result<&str, RowError> {
 /// What a [`VisitSink`] kept, detached from the shared state so that the
 /// state can be consumed by [`finish`].
 pub struct Folded {
-    visits: Vec<Vec<Visit>>,
-    visit_rows: Vec<Option<(KeyId, Locator)>>,
+    visits: Filed<Visit>,
+    visit_rows: Filed<Option<(KeyId, Locator)>>,
     latest: Option<Date>,
     outside: u64,
     excluded: DayFolds<u64>,
@@ -706,6 +758,7 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
         units,
         relations,
         visit_ids,
+        partitioning: shared_partitioning,
         ..
     } = shared;
     let (professions, provider_ranks, units) = (
@@ -737,22 +790,19 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
             relations.dense(KeyId::from_raw(v.relation))
         }
     };
-    let grouped = group_by_relation(
-        &sinks,
-        relation_info.unit_of.len(),
-        &window,
-        &visit_ids,
-        &provider_ranks,
-        dense,
-        &mut excluded,
-    );
     let rows_with_ids: u64 = sinks.iter().map(|s| s.rows_with_visit_id).sum();
     outcome.repeated_visit_ids = rows_with_ids - visit_ids.len() as u64;
-    outcome.counted_visits = grouped.slims.len() as u64;
-    outcome.excluded = excluded;
-
-    let pools = pool_patients(
-        &grouped,
+    let partitioning = shared_partitioning;
+    let parts = partitions_of(sinks, |p| partitioning.ids(p, &population, &relations));
+    let grouping = Grouping {
+        window: &window,
+        visit_ids: &visit_ids,
+        provider_ranks: &provider_ranks,
+        dense: &dense,
+    };
+    let pooled = pool_partitions(
+        parts,
+        &grouping,
         &relation_info.unit_of,
         config,
         |relation, group, counts, values| {
@@ -770,7 +820,13 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
             })
         },
     );
-    let (pools, mut patients) = pools;
+    *excluded.entry(Reason::OutsideWindow).or_default() += pooled.outside;
+    if pooled.repeated > 0 {
+        *excluded.entry(Reason::DuplicateVisitId).or_default() += pooled.repeated;
+    }
+    outcome.counted_visits = pooled.counted;
+    outcome.excluded = excluded;
+    let (pools, mut patients) = (pooled.pools, pooled.rows);
     patients.sort_by(|a, b| {
         (&a.unit, &a.group, &a.patient_id).cmp(&(&b.unit, &b.group, &b.patient_id))
     });
@@ -856,291 +912,227 @@ fn names_of(names: &Names) -> Vec<String> {
         .collect()
 }
 
-struct Grouped {
-    /// Start of each relation's visits in `slims` (one extra at the end).
-    starts: Vec<u32>,
-    slims: Vec<Slim>,
+/// One partition's visits (from every sink, in sink order) and, when there
+/// is a visit_id column, their ids and rows alike; `ids` are the dense ids
+/// of its relations.
+struct Partition {
+    ids: std::ops::Range<u32>,
+    visits: Vec<Vec<Visit>>,
+    rows: Vec<Vec<Option<(KeyId, Locator)>>>,
 }
 
-/// A counting sort of the counted visits by relation, keeping only visits
-/// inside the window and the first row of each visit_id. Every thread owns
-/// an equal range of relations (ids are spread by hash, so the ranges hold
-/// about equal numbers of visits): it counts its range over all visits,
-/// then, once the offsets are known, writes its range's part of the output.
-fn group_by_relation(
-    sinks: &[Folded],
-    relation_count: usize,
-    window: &Window,
-    visit_ids: &FrozenKeys<Locator>,
-    provider_ranks: &[u32],
-    dense: impl Fn(&Visit) -> u32 + Sync,
-    excluded: &mut BTreeMap<Reason, u64>,
-) -> Grouped {
-    let repeats: Vec<Option<Vec<bool>>> = sinks
-        .iter()
-        .map(|sink| repeated_rows(sink, visit_ids))
-        .collect();
-    let tasks = rayon::current_num_threads().max(1);
-    let ranges: Vec<std::ops::Range<usize>> = (0..tasks)
-        .map(|t| relation_count * t / tasks..relation_count * (t + 1) / tasks)
-        .filter(|range| !range.is_empty())
-        .collect();
-    let kept = Kept {
-        sinks,
-        repeats: &repeats,
-        window,
-        dense: &dense,
-    };
-    let counts: Vec<Vec<u32>> = ranges
-        .par_iter()
-        .map(|range| {
-            let mut counts = vec![0u32; range.len()];
-            kept.each_in_late(
-                range,
-                &mut counts,
-                |counts, relation| prefetch(&counts[relation - range.start]),
-                |counts, relation, _| counts[relation - range.start] += 1,
-            );
-            counts
+/// The sinks' visits, partition by partition; `ids_of(p)` gives partition
+/// `p`'s dense ids.
+fn partitions_of(
+    sinks: Vec<Folded>,
+    ids_of: impl Fn(usize) -> std::ops::Range<u32>,
+) -> Vec<Partition> {
+    let count = sinks.first().map_or(0, |s| s.visits.partition_count());
+    let mut parts: Vec<Partition> = (0..count)
+        .map(|p| Partition {
+            ids: ids_of(p),
+            visits: Vec::new(),
+            rows: Vec::new(),
         })
         .collect();
-    let mut starts = Vec::with_capacity(relation_count + 1);
-    starts.push(0u32);
-    for count in counts.iter().flatten() {
-        starts.push(starts[starts.len() - 1] + count);
-    }
-    let total = starts[relation_count] as usize;
-    count_dropped(sinks, window, total, excluded);
-
-    let empty = Slim {
-        date: window.first,
-        group_time: 0,
-        provider_rank: 0,
-    };
-    // Filled on every thread and backed by huge pages: the scatter below
-    // writes all over it.
-    let mut slims = crate::intern::random_access_vec(total, || empty);
-    let mut parts = Vec::new();
-    let mut rest: &mut [Slim] = &mut slims;
-    for range in &ranges {
-        let (part, tail) = rest.split_at_mut((starts[range.end] - starts[range.start]) as usize);
-        parts.push((range.clone(), part));
-        rest = tail;
-    }
-    parts.into_par_iter().for_each(|(range, part)| {
-        let base = starts[range.start];
-        let next: Vec<u32> = starts[range.clone()].iter().map(|&s| s - base).collect();
-        kept.each_in_late(
-            &range,
-            &mut (next, part),
-            |(next, _), relation| prefetch(&next[relation - range.start]),
-            |(next, part), relation, visit| {
-                let slot = &mut next[relation - range.start];
-                part[*slot as usize] = Slim {
-                    date: visit.date,
-                    group_time: visit.group_time,
-                    provider_rank: provider_ranks[visit.provider as usize],
-                };
-                *slot += 1;
-            },
-        );
-    });
-    Grouped { starts, slims }
-}
-
-/// How many visits [`Kept::each_in_late`] looks ahead.
-const LOOKAHEAD: usize = 16;
-
-/// A fixed ring that hands items back [`LOOKAHEAD`] pushes late.
-struct Lookahead<T> {
-    ring: [Option<T>; LOOKAHEAD],
-    next: usize,
-}
-
-impl<T: Copy> Lookahead<T> {
-    fn new() -> Lookahead<T> {
-        Lookahead {
-            ring: [None; LOOKAHEAD],
-            next: 0,
+    for sink in sinks {
+        let has_rows = !sink.visit_rows.is_empty();
+        for (part, blocks) in parts.iter_mut().zip(sink.visits.into_partitions()) {
+            part.visits.extend(blocks);
+        }
+        if has_rows {
+            for (part, blocks) in parts.iter_mut().zip(sink.visit_rows.into_partitions()) {
+                part.rows.extend(blocks);
+            }
         }
     }
-
-    /// Stores `item` and returns the one pushed [`LOOKAHEAD`] pushes ago.
-    fn push(&mut self, item: T) -> Option<T> {
-        let late = self.ring[self.next].replace(item);
-        self.next = (self.next + 1) % LOOKAHEAD;
-        late
-    }
-
-    /// The items still held, oldest first.
-    fn drain(self) -> impl Iterator<Item = T> {
-        let next = self.next;
-        self.ring
-            .into_iter()
-            .cycle()
-            .skip(next)
-            .take(LOOKAHEAD)
-            .flatten()
-    }
+    parts
 }
 
-/// The recorded visits that stay: inside the window, first of their visit_id.
-struct Kept<'a, D> {
-    sinks: &'a [Folded],
-    repeats: &'a [Option<Vec<bool>>],
+/// What decides which recorded visits stay (inside the window, first of
+/// their visit_id) and how they are kept.
+struct Grouping<'a, D> {
     window: &'a Window,
+    visit_ids: &'a FrozenKeys<Locator>,
+    provider_ranks: &'a [u32],
     dense: &'a D,
 }
 
-impl<D: Fn(&Visit) -> u32> Kept<'_, D> {
-    /// Calls `each(relation, visit)` for the kept visits of relations in `range`.
-    fn each_in(&self, range: &std::ops::Range<usize>, mut each: impl FnMut(usize, &Visit)) {
-        for (s, sink) in self.sinks.iter().enumerate() {
-            for (i, visit) in sink.visits.iter().flatten().enumerate() {
-                let relation = (self.dense)(visit) as usize;
-                if range.contains(&relation)
-                    && self.window.contains(visit.date)
-                    && !self.repeats[s].as_ref().is_some_and(|r| r[i])
-                {
-                    each(relation, visit);
-                }
+/// One thread's working space and results while pooling partitions.
+#[derive(Default)]
+struct Pooled {
+    pools: HashMap<(u32, u32), Pool>,
+    rows: Vec<PatientRow>,
+    counted: u64,
+    outside: u64,
+    repeated: u64,
+    /// Per visit of the partition: its relation's place in the partition,
+    /// or [`DROPPED`].
+    places: Vec<u32>,
+    /// Start of each relation's visits in `slims` (one extra at the end).
+    starts: Vec<u32>,
+    next: Vec<u32>,
+    slims: Vec<Slim>,
+    visits: Vec<Slim>,
+    providers: Vec<u32>,
+}
+
+const DROPPED: u32 = u32::MAX;
+
+impl Pooled {
+    fn merge(mut self, other: Pooled) -> Pooled {
+        for (key, pool) in other.pools {
+            self.pools.entry(key).or_default().merge(&pool);
+        }
+        self.rows.extend(other.rows);
+        self.counted += other.counted;
+        self.outside += other.outside;
+        self.repeated += other.repeated;
+        self
+    }
+
+    /// A counting sort of the partition's visits by relation into `slims`,
+    /// keeping only the visits that stay.
+    fn group<D: Fn(&Visit) -> u32>(&mut self, part: &Partition, grouping: &Grouping<'_, D>) {
+        let first = part.ids.start;
+        let relations = (part.ids.end - part.ids.start) as usize;
+        self.starts.clear();
+        self.starts.resize(relations + 1, 0);
+        self.places.clear();
+        let mut rows = part.rows.iter().flatten();
+        for visit in part.visits.iter().flatten() {
+            let repeated = rows.next().is_some_and(|row| {
+                row.is_some_and(|(key, here)| {
+                    *grouping.visit_ids.value(grouping.visit_ids.dense(key)) != here
+                })
+            });
+            let place = if !grouping.window.contains(visit.date) {
+                self.outside += 1;
+                DROPPED
+            } else if repeated {
+                self.repeated += 1;
+                DROPPED
+            } else {
+                let place = (grouping.dense)(visit) - first;
+                self.starts[place as usize + 1] += 1;
+                place
+            };
+            self.places.push(place);
+        }
+        for r in 1..self.starts.len() {
+            self.starts[r] += self.starts[r - 1];
+        }
+        let kept = self.starts[relations] as usize;
+        self.counted += kept as u64;
+        self.next.clone_from(&self.starts);
+        let empty = Slim {
+            date: grouping.window.first,
+            group_time: 0,
+            provider_rank: 0,
+        };
+        self.slims.clear();
+        self.slims.resize(kept, empty);
+        for (visit, &place) in part.visits.iter().flatten().zip(&self.places) {
+            if place != DROPPED {
+                let at = &mut self.next[place as usize];
+                self.slims[*at as usize] = Slim {
+                    date: visit.date,
+                    group_time: visit.group_time,
+                    provider_rank: grouping.provider_ranks[visit.provider as usize],
+                };
+                *at += 1;
             }
         }
     }
 
-    /// Like [`Kept::each_in`] with state, but each visit is first shown to
-    /// `ahead` (to prefetch what `each` will touch) and reaches `each`
-    /// [`LOOKAHEAD`] visits later: the cache misses of consecutive
-    /// patients, whose counters lie far apart, then overlap.
-    fn each_in_late<S>(
-        &self,
-        range: &std::ops::Range<usize>,
-        state: &mut S,
-        ahead: impl Fn(&S, usize),
-        mut each: impl FnMut(&mut S, usize, &Visit),
-    ) {
-        let mut late = Lookahead::new();
-        self.each_in(range, |relation, visit| {
-            ahead(state, relation);
-            if let Some((relation, visit)) = late.push((relation, *visit)) {
-                each(state, relation, &visit);
-            }
+    /// Computes the indexes of the grouped relation at `place` (dense id
+    /// `relation`, at `unit`) per profession and pools them.
+    fn pool_relation<F>(
+        &mut self,
+        place: usize,
+        relation: u32,
+        unit: u32,
+        config: &Config,
+        keep: &F,
+    ) where
+        F: Fn(u32, u32, PatientCounts, [Option<f64>; 5]) -> Option<PatientRow>,
+    {
+        let range = self.starts[place] as usize..self.starts[place + 1] as usize;
+        if range.is_empty() {
+            return;
+        }
+        self.visits.clear();
+        self.visits.extend_from_slice(&self.slims[range]);
+        self.visits.sort_unstable_by_key(|v| {
+            (
+                v.group_time >> TIME_BITS,
+                v.date,
+                v.group_time,
+                v.provider_rank,
+            )
         });
-        for (relation, visit) in late.drain() {
-            each(state, relation, &visit);
+        for run in self
+            .visits
+            .chunk_by(|a, b| a.group_time >> TIME_BITS == b.group_time >> TIME_BITS)
+        {
+            let group = run[0].group_time >> TIME_BITS;
+            self.providers.clear();
+            self.providers.extend(run.iter().map(|v| v.provider_rank));
+            let counts = PatientCounts::from_sequence(&mut self.providers);
+            let pool = self.pools.entry((unit, group)).or_default();
+            if let Some(values) = add_patient(pool, &counts, config) {
+                self.rows.extend(keep(relation, group, counts, values));
+            }
         }
     }
-}
-
-/// Counts the recorded visits that fell out: outside the final window, or
-/// repeating an earlier visit_id (`kept` were kept).
-fn count_dropped(
-    sinks: &[Folded],
-    window: &Window,
-    kept: usize,
-    excluded: &mut BTreeMap<Reason, u64>,
-) {
-    let recorded: usize = sinks
-        .iter()
-        .map(|sink| sink.visits.iter().map(Vec::len).sum::<usize>())
-        .sum();
-    let outside: usize = sinks
-        .par_iter()
-        .map(|sink| {
-            sink.visits
-                .iter()
-                .flatten()
-                .filter(|v| !window.contains(v.date))
-                .count()
-        })
-        .sum();
-    let repeated = recorded - kept - outside;
-    *excluded.entry(Reason::OutsideWindow).or_default() += outside as u64;
-    if repeated > 0 {
-        *excluded.entry(Reason::DuplicateVisitId).or_default() += repeated as u64;
-    }
-}
-
-/// Per counted visit of `sink`, whether an earlier row had its visit_id.
-fn repeated_rows(sink: &Folded, visit_ids: &FrozenKeys<Locator>) -> Option<Vec<bool>> {
-    if sink.visit_rows.is_empty() {
-        return None;
-    }
-    Some(
-        sink.visit_rows
-            .iter()
-            .map(|entry| {
-                entry.is_some_and(|(key, here)| *visit_ids.value(visit_ids.dense(key)) != here)
-            })
-            .collect(),
-    )
 }
 
 type PoolMap = BTreeMap<(u32, u32), Pool>;
 
-/// Computes every patient's indexes (in parallel) and pools them per unit
-/// and profession; `keep` turns a patient into a per-patient row if wanted.
-fn pool_patients<F>(
-    grouped: &Grouped,
+/// What [`pool_partitions`] found.
+struct PoolResult {
+    pools: PoolMap,
+    rows: Vec<PatientRow>,
+    counted: u64,
+    outside: u64,
+    repeated: u64,
+}
+
+/// Groups each partition's visits by relation, computes every patient's
+/// indexes and pools them per unit and profession, partitions in parallel
+/// (each freed once done); `keep` turns a patient into a per-patient row
+/// if wanted.
+fn pool_partitions<D, F>(
+    parts: Vec<Partition>,
+    grouping: &Grouping<'_, D>,
     unit_of: &[u32],
     config: &Config,
     keep: F,
-) -> (PoolMap, Vec<PatientRow>)
+) -> PoolResult
 where
+    D: Fn(&Visit) -> u32 + Sync,
     F: Fn(u32, u32, PatientCounts, [Option<f64>; 5]) -> Option<PatientRow> + Sync,
 {
-    let relation_count = unit_of.len();
-    let parts = (rayon::current_num_threads() * 8).max(1);
-    let step = relation_count.div_ceil(parts).max(1);
-    (0..relation_count.div_ceil(step))
+    let pooled = parts
         .into_par_iter()
-        .map(|part| {
-            let mut pools: HashMap<(u32, u32), Pool> = HashMap::new();
-            let mut rows = Vec::new();
-            let mut visits: Vec<Slim> = Vec::new();
-            let mut providers: Vec<u32> = Vec::new();
-            let end = ((part + 1) * step).min(relation_count);
-            for (relation, &unit) in unit_of.iter().enumerate().take(end).skip(part * step) {
-                let range =
-                    grouped.starts[relation] as usize..grouped.starts[relation + 1] as usize;
-                if range.is_empty() {
-                    continue;
-                }
-                visits.clear();
-                visits.extend_from_slice(&grouped.slims[range]);
-                visits.sort_unstable_by_key(|v| {
-                    (
-                        v.group_time >> TIME_BITS,
-                        v.date,
-                        v.group_time,
-                        v.provider_rank,
-                    )
-                });
-                for run in
-                    visits.chunk_by(|a, b| a.group_time >> TIME_BITS == b.group_time >> TIME_BITS)
-                {
-                    let group = run[0].group_time >> TIME_BITS;
-                    providers.clear();
-                    providers.extend(run.iter().map(|v| v.provider_rank));
-                    let counts = PatientCounts::from_sequence(&mut providers);
-                    let pool = pools.entry((unit, group)).or_default();
-                    if let Some(values) = add_patient(pool, &counts, config) {
-                        rows.extend(keep(relation as u32, group, counts, values));
-                    }
-                }
+        .with_max_len(1)
+        .fold(Pooled::default, |mut pooled, part| {
+            pooled.group(&part, grouping);
+            for relation in part.ids.clone() {
+                let place = (relation - part.ids.start) as usize;
+                let unit = unit_of[relation as usize];
+                pooled.pool_relation(place, relation, unit, config, &keep);
             }
-            (pools.into_iter().collect::<PoolMap>(), rows)
+            pooled
         })
-        .reduce(
-            || (PoolMap::new(), Vec::new()),
-            |(mut pools, mut rows), (other_pools, other_rows)| {
-                for (key, pool) in other_pools {
-                    pools.entry(key).or_default().merge(&pool);
-                }
-                rows.extend(other_rows);
-                (pools, rows)
-            },
-        )
+        .reduce(Pooled::default, Pooled::merge);
+    PoolResult {
+        pools: pooled.pools.into_iter().collect(),
+        rows: pooled.rows,
+        counted: pooled.counted,
+        outside: pooled.outside,
+        repeated: pooled.repeated,
+    }
 }
 
 /// Adds one patient's values to `pool`; returns them if the patient is eligible.
@@ -1186,24 +1178,6 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 5e-5
-    }
-
-    #[test]
-    fn lookahead_hands_items_back_late_and_in_order() {
-        for count in [
-            0,
-            1,
-            LOOKAHEAD - 1,
-            LOOKAHEAD,
-            LOOKAHEAD + 1,
-            3 * LOOKAHEAD + 5,
-        ] {
-            let mut late = Lookahead::new();
-            let mut out: Vec<usize> = (0..count).filter_map(|i| late.push(i)).collect();
-            assert_eq!(out.len(), count.saturating_sub(LOOKAHEAD));
-            out.extend(late.drain());
-            assert_eq!(out, (0..count).collect::<Vec<_>>());
-        }
     }
 
     #[test]

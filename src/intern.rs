@@ -419,7 +419,10 @@ impl<'a> NameCache<'a> {
 }
 
 const SHARD_BITS: u32 = 6;
-const SHARDS: usize = 1 << SHARD_BITS;
+/// A [`KeyTable`]'s shards: the low bits of a [`KeyId`] name its shard
+/// ([`KeyId::shard`]), and a frozen shard's keys have a range of dense ids
+/// ([`FrozenKeys::shard_ids`]).
+pub const SHARDS: usize = 1 << SHARD_BITS;
 /// Keys up to this many bytes are stored in the hash slot itself.
 const INLINE: usize = 15;
 const LONG: u8 = 0xFF;
@@ -442,7 +445,7 @@ impl KeyId {
         KeyId(raw)
     }
 
-    fn shard(self) -> usize {
+    pub fn shard(self) -> usize {
         (self.0 & (SHARDS as u32 - 1)) as usize
     }
 
@@ -685,6 +688,12 @@ impl<V> FrozenKeys<V> {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The dense ids of `shard`'s keys.
+    pub fn shard_ids(&self, shard: usize) -> std::ops::Range<u32> {
+        let start = self.offsets[shard];
+        start..start + self.shards[shard].len
     }
 
     /// The dense id a [`KeyId`] handed out before freezing became.

@@ -14,22 +14,15 @@ use std::cmp::Ordering;
 
 use rayon::prelude::*;
 
+use crate::filed::Filed;
 use crate::intern::{SlotKey, hash_bytes, prefetch_once, random_access_vec, release_free_memory};
 
 /// Keys gathered by one reader thread, to be merged and built, already
-/// grouped into [`PARTITIONS`] by the top bits of their hash, so building
-/// needs no pass (and no second copy in fresh memory) to group them. Each
-/// partition is a list of blocks of [`BLOCK`] entries: blocks never move
-/// or grow, so no memory is left behind by reallocation, and at most one
-/// block per partition is not full.
+/// filed into [`PARTITIONS`] by the top bits of their hash, so building
+/// needs no pass (and no second copy in fresh memory) to group them.
 pub struct PendingKeys<V> {
-    /// Per partition, its full blocks.
-    full: Vec<Vec<Vec<Pending<V>>>>,
-    /// Per partition, the block being filled: kept side by side, apart
-    /// from the full ones, so that a push reaches it in one step.
-    open: Vec<Vec<Pending<V>>>,
+    entries: Filed<Pending<V>>,
     arena: Vec<u8>,
-    len: usize,
 }
 
 /// Bits of the hash that choose a key's partition.
@@ -48,10 +41,8 @@ struct Pending<V> {
 impl<V> Default for PendingKeys<V> {
     fn default() -> Self {
         PendingKeys {
-            full: Vec::new(),
-            open: Vec::new(),
+            entries: Filed::new(BLOCK).with_partitions(PARTITIONS),
             arena: Vec::new(),
-            len: 0,
         }
     }
 }
@@ -69,49 +60,26 @@ impl<V> PendingKeys<V> {
             self.arena.extend_from_slice(key);
             SlotKey::long(offset, key.len())
         });
-        if self.open.is_empty() {
-            self.open.resize_with(PARTITIONS, Vec::new);
-            self.full.resize_with(PARTITIONS, Vec::new);
-        }
         let hash = key_hash(key);
         let entry = Pending {
             hash,
             key: stored,
             value,
         };
-        let partition = hash_bits(hash, 0, PARTITION_BITS);
-        let block = &mut self.open[partition];
-        if block.len() == block.capacity() {
-            self.retire(partition);
-        }
-        self.open[partition].push(entry);
-        self.len += 1;
+        self.entries.push(hash_bits(hash, 0, PARTITION_BITS), entry);
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Files `partition`'s open block (if it has entries) with the full
-    /// ones and opens an empty one.
-    #[inline(never)]
-    fn retire(&mut self, partition: usize) {
-        let block = std::mem::replace(&mut self.open[partition], Vec::with_capacity(BLOCK));
-        if !block.is_empty() {
-            self.full[partition].push(block);
-        }
+        self.entries.is_empty()
     }
 
     /// Each partition's blocks.
     fn partitions(&mut self) -> impl Iterator<Item = impl Iterator<Item = &mut Vec<Pending<V>>>> {
-        self.full
-            .iter_mut()
-            .zip(self.open.iter_mut())
-            .map(|(full, open)| full.iter_mut().chain(std::iter::once(open)))
+        self.entries.partitions_mut()
     }
 }
 

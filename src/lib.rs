@@ -14,6 +14,7 @@ pub mod coverage;
 pub mod dayfolds;
 pub mod exact;
 pub mod far;
+pub mod filed;
 pub mod input;
 pub mod intern;
 pub mod keyindex;
