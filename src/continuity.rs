@@ -351,8 +351,8 @@ impl<'a> VisitSink<'a> {
             batch_keys: Vec::new(),
             lookups: PatientLookups::default(),
             key: Vec::new(),
-            visits: Filed::new(BLOCK_RECORDS).with_partitions(shared.partitioning.count),
-            visit_rows: Filed::new(BLOCK_RECORDS).with_partitions(shared.partitioning.count),
+            visits: Filed::new(shared.partitioning.count, BLOCK_RECORDS),
+            visit_rows: Filed::new(shared.partitioning.count, BLOCK_RECORDS),
             latest: None,
             floor: None,
             outside: 0,
@@ -758,7 +758,7 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
         units,
         relations,
         visit_ids,
-        partitioning: shared_partitioning,
+        partitioning,
         ..
     } = shared;
     let (professions, provider_ranks, units) = (
@@ -792,7 +792,6 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
     };
     let rows_with_ids: u64 = sinks.iter().map(|s| s.rows_with_visit_id).sum();
     outcome.repeated_visit_ids = rows_with_ids - visit_ids.len() as u64;
-    let partitioning = shared_partitioning;
     let parts = partitions_of(sinks, |p| partitioning.ids(p, &population, &relations));
     let grouping = Grouping {
         window: &window,
@@ -826,7 +825,8 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
     }
     outcome.counted_visits = pooled.counted;
     outcome.excluded = excluded;
-    let (pools, mut patients) = (pooled.pools, pooled.rows);
+    let pools: PoolMap = pooled.pools.into_iter().collect();
+    let mut patients = pooled.rows;
     patients.sort_by(|a, b| {
         (&a.unit, &a.group, &a.patient_id).cmp(&(&b.unit, &b.group, &b.patient_id))
     });
@@ -1089,15 +1089,6 @@ impl Pooled {
 
 type PoolMap = BTreeMap<(u32, u32), Pool>;
 
-/// What [`pool_partitions`] found.
-struct PoolResult {
-    pools: PoolMap,
-    rows: Vec<PatientRow>,
-    counted: u64,
-    outside: u64,
-    repeated: u64,
-}
-
 /// Groups each partition's visits by relation, computes every patient's
 /// indexes and pools them per unit and profession, partitions in parallel
 /// (each freed once done); `keep` turns a patient into a per-patient row
@@ -1108,12 +1099,12 @@ fn pool_partitions<D, F>(
     unit_of: &[u32],
     config: &Config,
     keep: F,
-) -> PoolResult
+) -> Pooled
 where
     D: Fn(&Visit) -> u32 + Sync,
     F: Fn(u32, u32, PatientCounts, [Option<f64>; 5]) -> Option<PatientRow> + Sync,
 {
-    let pooled = parts
+    parts
         .into_par_iter()
         .with_max_len(1)
         .fold(Pooled::default, |mut pooled, part| {
@@ -1125,14 +1116,7 @@ where
             }
             pooled
         })
-        .reduce(Pooled::default, Pooled::merge);
-    PoolResult {
-        pools: pooled.pools.into_iter().collect(),
-        rows: pooled.rows,
-        counted: pooled.counted,
-        outside: pooled.outside,
-        repeated: pooled.repeated,
-    }
+        .reduce(Pooled::default, Pooled::merge)
 }
 
 /// Adds one patient's values to `pool`; returns them if the patient is eligible.

@@ -19,32 +19,19 @@ pub struct Filed<T> {
 }
 
 impl<T> Filed<T> {
-    /// No partitions: set their number with the first push or
-    /// [`Filed::with_partitions`].
-    pub fn new(block: usize) -> Filed<T> {
+    /// Empty, with `partitions` partitions. Blocks are allocated at the
+    /// first item filed in them.
+    pub fn new(partitions: usize, block: usize) -> Filed<T> {
         Filed {
-            full: Vec::new(),
-            open: Vec::new(),
+            full: (0..partitions).map(|_| Vec::new()).collect(),
+            open: (0..partitions).map(|_| Vec::new()).collect(),
             block: block.max(1),
             len: 0,
         }
     }
 
-    /// Makes room for `partitions` partitions (the number never shrinks).
-    pub fn with_partitions(mut self, partitions: usize) -> Filed<T> {
-        self.ensure(partitions);
-        self
-    }
-
-    fn ensure(&mut self, partitions: usize) {
-        if self.open.len() < partitions {
-            self.open.resize_with(partitions, Vec::new);
-            self.full.resize_with(partitions, Vec::new);
-        }
-    }
-
     /// Files `item` in `partition`, which must be below the number given to
-    /// [`Filed::with_partitions`].
+    /// [`Filed::new`].
     #[inline]
     pub fn push(&mut self, partition: usize, item: T) {
         let block = &mut self.open[partition];
@@ -104,7 +91,7 @@ mod tests {
 
     #[test]
     fn items_come_back_by_partition_in_filing_order() {
-        let mut filed = Filed::new(2).with_partitions(3);
+        let mut filed = Filed::new(3, 2);
         for i in 0..11 {
             filed.push(i % 3, i);
         }
@@ -121,7 +108,7 @@ mod tests {
 
     #[test]
     fn blocks_hold_at_most_the_block_size_and_only_the_last_is_partial() {
-        let mut filed = Filed::new(4).with_partitions(1);
+        let mut filed = Filed::new(1, 4);
         for i in 0..10 {
             filed.push(0, i);
         }

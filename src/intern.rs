@@ -419,8 +419,8 @@ impl<'a> NameCache<'a> {
 }
 
 const SHARD_BITS: u32 = 6;
-/// A [`KeyTable`]'s shards: the low bits of a [`KeyId`] name its shard
-/// ([`KeyId::shard`]), and a frozen shard's keys have a range of dense ids
+/// A [`KeyTable`]'s shards: the low bits of a [`KeyId`]'s raw value name
+/// its shard, and a frozen shard's keys have a range of dense ids
 /// ([`FrozenKeys::shard_ids`]).
 pub const SHARDS: usize = 1 << SHARD_BITS;
 /// Keys up to this many bytes are stored in the hash slot itself.
@@ -445,7 +445,7 @@ impl KeyId {
         KeyId(raw)
     }
 
-    pub fn shard(self) -> usize {
+    fn shard(self) -> usize {
         (self.0 & (SHARDS as u32 - 1)) as usize
     }
 

@@ -41,7 +41,7 @@ struct Pending<V> {
 impl<V> Default for PendingKeys<V> {
     fn default() -> Self {
         PendingKeys {
-            entries: Filed::new(BLOCK).with_partitions(PARTITIONS),
+            entries: Filed::new(PARTITIONS, BLOCK),
             arena: Vec::new(),
         }
     }
