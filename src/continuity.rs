@@ -6,6 +6,7 @@
 //! stays in cache, computes the patients' indexes and pools them per unit
 //! and profession with order-independent sums. No I/O happens here.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
@@ -808,7 +809,7 @@ pub fn finish(sinks: Vec<Folded>, shared: Shared<'_>) -> Result<Outcome> {
             config.per_patient.then(|| PatientRow {
                 unit: relation_info.unit_name(relation).to_string(),
                 group: professions.name(group).to_string(),
-                patient_id: String::from_utf8_lossy(relation_info.patient_id(relation))
+                patient_id: String::from_utf8_lossy(&relation_info.patient_id(relation))
                     .into_owned(),
                 counts,
                 values: config
@@ -870,7 +871,7 @@ impl<'a> Relations<'a> {
         let (unit_of, unit_names) = match population {
             Population::Listed(listing) => {
                 let mut unit_of = vec![0u32; listing.patients.id_bound()];
-                for (id, _, &unit) in listing.patients.iter() {
+                for (id, &unit) in listing.patients.iter() {
                     unit_of[id as usize] = unit;
                 }
                 (unit_of, names_of(&listing.units))
@@ -891,12 +892,12 @@ impl<'a> Relations<'a> {
         }
     }
 
-    fn patient_id(&self, relation: u32) -> &[u8] {
+    fn patient_id(&self, relation: u32) -> Cow<'_, [u8]> {
         match self.population {
             Population::Listed(listing) => listing.patients.key(relation),
             Population::Visited => {
                 let key = self.keys.key(relation);
-                &key[..key.len() - 5]
+                Cow::Borrowed(&key[..key.len() - 5])
             }
         }
     }

@@ -372,7 +372,7 @@ impl<V: ListedPatient> Listing<V> {
 /// row failed) must not appear in any output.
 fn keep_used_units<V: ListedPatient>(patients: &mut KeyIndex<V>, units: Names) -> Names {
     let mut used = vec![false; units.len()];
-    for (_, _, patient) in patients.iter() {
+    for (_, patient) in patients.iter() {
         used[patient.unit() as usize] = true;
     }
     if used.iter().all(|&u| u) {
@@ -410,7 +410,7 @@ impl ListedCounts {
     /// Rows per unit of a loaded snapshot.
     pub fn from_listing<P: ListedPatient>(listing: &Listing<P>) -> ListedCounts {
         let mut per_unit = vec![0u64; listing.units.len()];
-        for (_, _, patient) in listing.patients.iter() {
+        for (_, patient) in listing.patients.iter() {
             per_unit[patient.unit() as usize] += 1;
         }
         let units = per_unit

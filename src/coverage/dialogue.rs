@@ -217,7 +217,7 @@ pub fn finish(shared: &Shared<'_>, sinks: Vec<ActivitySink<'_>>) -> Outcome {
     let listing = shared.listing;
     // Per (unit, group): [cohort, offered, completed].
     let mut counts = vec![[0u64; 3]; listing.units.len() * groups];
-    for (id, _, person) in listing.patients.iter() {
+    for (id, person) in listing.patients.iter() {
         let age = match shared.cohort_age(person) {
             Ok(age) => age,
             Err(Reason::NoBirthDate) => {

@@ -54,7 +54,7 @@ pub fn named_doctor_share(
     };
     // Per (unit, group index): [named, listed].
     let mut counts = vec![[0u64; 2]; listing.units.len() * groups.len()];
-    for (_, _, person) in listing.patients.iter() {
+    for (_, person) in listing.patients.iter() {
         let group = if by_active_choice {
             usize::from(person.active_choice() == Some(true))
         } else {

@@ -505,7 +505,7 @@ fn visited_per_unit(shared: &Shared<'_>, window: &Window) -> (Vec<u64>, Vec<u64>
     let units = shared.listing.units.len();
     let (mut listed, mut visited) = (vec![0u64; units], vec![0u64; units]);
     let first = packed_date(window.first);
-    for (patient, _, &unit) in shared.listing.patients.iter() {
+    for (patient, &unit) in shared.listing.patients.iter() {
         listed[unit as usize] += 1;
         let latest = shared.latest_at_unit[patient as usize].load(Ordering::Relaxed);
         if latest >= first {
