@@ -80,6 +80,33 @@ pub(crate) fn random_access_vec<T: Send>(len: usize, make: impl Fn() -> T + Sync
     values
 }
 
+/// Types whose all-zero bytes are a valid value.
+///
+/// # Safety
+/// Implement it only for such types (integers, atomics, and structs of
+/// those).
+pub(crate) unsafe trait Zeroable {}
+
+/// Like [`random_access_vec`] for `len` all-zero values, without a pass
+/// that writes them: a big table's fresh pages are zeroed by the kernel as
+/// they are first touched, by whichever thread touches them.
+pub(crate) fn zeroed_random_access_vec<T: Zeroable>(len: usize) -> Vec<T> {
+    let layout = std::alloc::Layout::array::<T>(len).expect("a table that fits in memory");
+    if layout.size() == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the layout's size is not zero.
+    let start = unsafe { std::alloc::alloc_zeroed(layout) };
+    if start.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    advise_huge_pages(start, layout.size());
+    // SAFETY: `start` comes from the global allocator with the layout of
+    // `len` values of `T`, and all its bytes are zero, a valid `T` by
+    // `T: Zeroable`.
+    unsafe { Vec::from_raw_parts(start.cast(), len, len) }
+}
+
 /// Hands memory freed to the allocator back to the kernel. Many small
 /// blocks freed together (a listing's staging blocks once its index is
 /// built) otherwise stay part of the process, and later allocations do not
@@ -752,6 +779,21 @@ impl<V> FrozenKeys<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, PartialEq)]
+    struct Pair(u64, u32);
+    // SAFETY: two integers.
+    unsafe impl Zeroable for Pair {}
+
+    #[test]
+    fn zeroed_tables_read_as_zeros_and_can_be_written() {
+        assert!(zeroed_random_access_vec::<Pair>(0).is_empty());
+        let mut table = zeroed_random_access_vec::<Pair>(300_000);
+        assert_eq!(table.len(), 300_000);
+        assert!(table.iter().all(|pair| *pair == Pair(0, 0)));
+        table[299_999] = Pair(7, 8);
+        assert_eq!(table[299_999], Pair(7, 8));
+    }
 
     #[test]
     fn same_bytes_is_slice_equality() {

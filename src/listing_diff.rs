@@ -256,7 +256,10 @@ fn age_band(years: u32) -> usize {
         .unwrap_or(0)
 }
 
-const UNCLAIMED: u64 = u64::MAX;
+/// A slot's row word when no row claimed it. Rows are stored inverted
+/// (`!row`), so that a fresh slot is all zeros: the slots start as pages
+/// the kernel zeroes on first touch, with no pass to fill them.
+const UNCLAIMED: u64 = 0;
 const STRIPES: usize = 1024;
 
 /// A NEW row's unit (in [`Diff`]'s unit names) and attribute, packed.
@@ -291,6 +294,9 @@ struct Slot {
     value: AtomicU64,
 }
 
+// SAFETY: two atomic words; zero is a valid value of each.
+unsafe impl crate::intern::Zeroable for Slot {}
+
 /// The state NEW's reader threads share.
 pub struct Diff<'a> {
     config: &'a Config,
@@ -310,10 +316,7 @@ const DUPLICATE: &str = "the same patient is listed twice in this snapshot";
 
 impl<'a> Diff<'a> {
     pub fn new(config: &'a Config, old: &'a Listing<Listed>, attributes: &'a Attributes) -> Self {
-        let slots = crate::intern::random_access_vec(old.patients.id_bound(), || Slot {
-            row: AtomicU64::new(UNCLAIMED),
-            value: AtomicU64::new(0),
-        });
+        let slots = crate::intern::zeroed_random_access_vec(old.patients.id_bound());
         Diff {
             config,
             old,
@@ -332,27 +335,28 @@ impl<'a> Diff<'a> {
         if self.config.duplicates == Duplicates::Error {
             // The claim keeps the earliest row, so that of three rows the
             // reported pair is the first two, as a sequential read finds it.
-            let before = slot.row.fetch_min(row.0, Ordering::Relaxed);
+            let before = slot.row.fetch_max(!row.0, Ordering::Relaxed);
             if before == UNCLAIMED {
                 slot.value.store(value, Ordering::Relaxed);
                 return Ok(false);
             }
-            return Err(repeat(Locator(before), row));
+            return Err(repeat(Locator(!before), row));
         }
         let _guard = self.stripes[id as usize % STRIPES]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let stored = slot.row.load(Ordering::Relaxed);
         let mut claim = Claim {
-            row: Locator(slot.row.load(Ordering::Relaxed)),
+            row: Locator(!stored),
             value: slot.value.load(Ordering::Relaxed),
         };
-        let fresh = claim.row.0 == UNCLAIMED;
+        let fresh = stored == UNCLAIMED;
         if fresh {
             claim = Claim { row, value };
         } else {
             settle(self.config.duplicates, &mut claim, row, value)?;
         }
-        slot.row.store(claim.row.0, Ordering::Relaxed);
+        slot.row.store(!claim.row.0, Ordering::Relaxed);
         slot.value.store(claim.value, Ordering::Relaxed);
         Ok(!fresh)
     }
