@@ -74,6 +74,33 @@ impl<T> Filed<T> {
     }
 
     /// Each partition's blocks, in filing order, taken out.
+    /// The same partitions and blocks, each item changed by `change`; the
+    /// partitions in parallel, each freed as it is done.
+    pub fn map<U: Send>(self, change: impl Fn(T) -> U + Sync) -> Filed<U>
+    where
+        T: Send,
+    {
+        use rayon::prelude::*;
+        let (block, len) = (self.block, self.len);
+        let partitions: Vec<Vec<Vec<T>>> = self.into_partitions().collect();
+        let full: Vec<Vec<Vec<U>>> = partitions
+            .into_par_iter()
+            .map(|blocks| {
+                let blocks = blocks.into_iter().filter(|b| !b.is_empty());
+                blocks
+                    .map(|b| b.into_iter().map(&change).collect())
+                    .collect()
+            })
+            .collect();
+        let open = full.iter().map(|_| Vec::new()).collect();
+        Filed {
+            full,
+            open,
+            block,
+            len,
+        }
+    }
+
     pub fn into_partitions(self) -> impl Iterator<Item = Vec<Vec<T>>> {
         self.full
             .into_iter()
@@ -103,6 +130,24 @@ mod tests {
         assert_eq!(
             parts,
             vec![vec![0, 3, 6, 9], vec![1, 4, 7, 10], vec![2, 5, 8]]
+        );
+    }
+
+    #[test]
+    fn mapping_keeps_partitions_and_order() {
+        let mut filed = Filed::new(3, 2);
+        for i in 0..11 {
+            filed.push(i % 3, i);
+        }
+        let mapped = filed.map(|i| i * 10);
+        assert_eq!(mapped.len(), 11);
+        let parts: Vec<Vec<usize>> = mapped
+            .into_partitions()
+            .map(|blocks| blocks.into_iter().flatten().collect())
+            .collect();
+        assert_eq!(
+            parts,
+            vec![vec![0, 30, 60, 90], vec![10, 40, 70, 100], vec![20, 50, 80]]
         );
     }
 

@@ -491,11 +491,16 @@ impl SlotKey {
     /// The inline form of `key`, if it is short enough.
     #[inline]
     pub(crate) fn inline(key: &[u8]) -> Option<SlotKey> {
-        (key.len() <= INLINE).then(|| {
-            let [low, high] = padded_words(key);
-            let high = high | ((key.len() as u64) << 56);
-            SlotKey((u128::from(low) | (u128::from(high) << 64)).to_le_bytes())
-        })
+        (key.len() <= INLINE).then(|| SlotKey::from_words(padded_words(key), key.len()))
+    }
+
+    /// The inline form of the key of `len` bytes that `words` hold as
+    /// [`padded_words`] does.
+    #[inline]
+    pub(crate) fn from_words([low, high]: [u64; 2], len: usize) -> SlotKey {
+        debug_assert!(len <= INLINE);
+        let high = high | ((len as u64) << 56);
+        SlotKey((u128::from(low) | (u128::from(high) << 64)).to_le_bytes())
     }
 
     pub(crate) fn long(offset: usize, len: usize) -> SlotKey {

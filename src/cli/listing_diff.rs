@@ -41,11 +41,12 @@ group 'unknown'. Ages are whole years on NEW's date (--as-of).
 A patient listed twice in one snapshot is an error naming both lines; --dedupe first|last \
 keeps one of the rows and reports how many were dropped.
 
-Memory: OLD is held as a compact patient index, about 40 bytes per patient including the \
-marks NEW's rows leave on it when patient ids are up to 15 digits (a personnummer, with or \
-without its dash), 60 for other ids, and about 20 more at the peak, while it is being indexed; \
-plus about 50 bytes per patient new in the region. NEW is streamed and never held. Two \
-snapshots of 3.3 million patients peak at about 220 MB, ten million at about 0.65 GB.";
+Memory: OLD is held as a compact patient index: about 40 bytes per patient, including the \
+marks NEW's rows leave on it, when patient ids are up to 15 digits (a personnummer, with or \
+without its dash), and 60 for other ids; while OLD is being indexed the peak is about 45 and \
+80 bytes per patient. Add about 50 bytes per patient new in the region. NEW is streamed and \
+never held. Two snapshots of 3.3 million patients peak at about 170 MB, ten million at about \
+0.5 GB.";
 
 #[derive(Parser, Debug)]
 #[command(name = "pv-listing-diff", version, about = ABOUT, long_about = LONG_ABOUT)]
