@@ -145,14 +145,19 @@ fn coded(key: &[u8]) -> Option<u64> {
         return None;
     }
     let [low, high] = crate::intern::padded_words(key);
-    let present = |bytes: usize| match bytes {
-        0 => 0,
-        1..=7 => (1u64 << (8 * bytes)) - 1,
-        _ => u64::MAX,
-    };
     let low = nibbles(low, present(len))?;
     let high = nibbles(high, present(len.saturating_sub(8)))?;
     Some(low | (high << 32))
+}
+
+/// The mask of the first `bytes` bytes of a word (all of them from 8 on).
+#[inline(always)]
+fn present(bytes: usize) -> u64 {
+    match bytes {
+        0 => 0,
+        1..=7 => (1u64 << (8 * bytes)) - 1,
+        _ => u64::MAX,
+    }
 }
 
 /// The key a code stands for (the inverse of [`coded`]).
@@ -163,12 +168,7 @@ fn uncoded(code: u64) -> SlotKey {
         word = (word | (word << 16)) & 0x0000_FFFF_0000_FFFF;
         word = (word | (word << 8)) & 0x00FF_00FF_00FF_00FF;
         word = (word | (word << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
-        let present = match bytes {
-            0 => 0,
-            1..=7 => (1u64 << (8 * bytes)) - 1,
-            _ => u64::MAX,
-        };
-        (word + u64::from(CODED_BASE) * 0x0101_0101_0101_0101) & present
+        (word + u64::from(CODED_BASE) * 0x0101_0101_0101_0101) & present(bytes)
     };
     let words = [
         word(code, len.min(8)),
