@@ -73,7 +73,6 @@ impl<T> Filed<T> {
             .map(|(full, open)| full.iter_mut().chain(std::iter::once(open)))
     }
 
-    /// Each partition's blocks, in filing order, taken out.
     /// The same partitions and blocks, each item changed by `change`; the
     /// partitions in parallel, each freed as it is done.
     pub fn map<U: Send>(self, change: impl Fn(T) -> U + Sync) -> Filed<U>
@@ -101,6 +100,7 @@ impl<T> Filed<T> {
         }
     }
 
+    /// Each partition's blocks, in filing order, taken out.
     pub fn into_partitions(self) -> impl Iterator<Item = Vec<Vec<T>>> {
         self.full
             .into_iter()

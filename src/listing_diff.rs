@@ -14,8 +14,9 @@
 //! Memory: OLD's index (20 bytes per patient with coded ids, 40 with
 //! others; while it is built, 24 or 40 more for the staged entries), 16
 //! bytes per OLD index slot for the claims (20 per patient) and about 50
-//! bytes per patient new in the region. NEW itself is never held. Rows are claimed
-//! in small batches so that the cache misses of their lookups overlap.
+//! bytes per patient new in the region. NEW itself is never held. Rows
+//! are claimed in small batches so that the cache misses of their lookups
+//! overlap.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
